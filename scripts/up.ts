@@ -1,0 +1,148 @@
+// `npm start`: the whole system in the foreground. Finds or starts a Kafka
+// broker, prepares the database, seeds 100 rows, starts the API and a worker
+// as their own processes (as a deployment runs them), replays a short demo
+// through the API, prints where to look, and stops everything on Ctrl-C.
+import { join } from "node:path";
+import { type Subprocess, spawn } from "bun";
+import { loadConfigOrExit } from "../src/config.ts";
+import { ensureDatabase, openDatabase } from "../src/pipeline/db.ts";
+import { migrate } from "../src/pipeline/migrate.ts";
+import { readPaySimCsv } from "../src/pipeline/paysim-csv.ts";
+import { seed } from "../src/seed.ts";
+import { ensureBroker } from "./broker.ts";
+
+const root = join(import.meta.dir, "..");
+const sampleFile = join(root, "data", "paysim-sample.csv");
+/** Demo rows replayed through the API; they follow the 100 seeded rows in the sample. */
+const demoRows = 1000;
+const demoConcurrency = 16;
+
+const config = loadConfigOrExit();
+const broker = await ensureBroker({
+  broker: config.kafkaBrokers[0] as string,
+  dataDir: join(root, ".txlog", "kafka"),
+  partitions: config.topicPartitions,
+});
+console.log(
+  broker.started
+    ? `Kafka broker started at ${broker.brokers.join(",")} (log: ${broker.logFile})`
+    : `using the Kafka broker at ${broker.brokers.join(",")}`,
+);
+
+await ensureDatabase(config.databaseUrl);
+const sql = openDatabase(config.databaseUrl, { poolMax: 2 });
+await migrate(sql);
+const seeded = await seed(sql, sampleFile);
+console.log(`seed: ${seeded.inserted} rows written, ${seeded.alreadyPresent} already present`);
+
+const children: { name: string; process: Subprocess }[] = [];
+let stopping = false;
+
+function start(name: string, file: string): void {
+  const child = spawn(["bun", "run", file], {
+    cwd: root,
+    env: { ...process.env, KAFKA_BROKERS: broker.brokers.join(",") },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  children.push({ name, process: child });
+  for (const stream of [child.stdout, child.stderr]) void prefixLines(name, stream);
+  void child.exited.then((code) => {
+    if (stopping) return;
+    console.error(`${name} exited with code ${code}; stopping everything`);
+    void stop(1);
+  });
+}
+
+async function prefixLines(name: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) console.log(`[${name}] ${line}`);
+  }
+  if (pending) console.log(`[${name}] ${pending}`);
+}
+
+async function stop(code: number): Promise<never> {
+  stopping = true;
+  for (const child of children) child.process.kill("SIGTERM");
+  await Promise.all(children.map((child) => child.process.exited));
+  await sql.end().catch(() => {});
+  await broker.stop();
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+start("api", "src/api.ts");
+start("worker", "src/worker.ts");
+
+const base = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.port}`;
+const healthDeadline = Date.now() + 60_000;
+for (;;) {
+  const healthy = await fetch(`${base}/health`).then(
+    (response) => response.ok,
+    () => false,
+  );
+  if (healthy) break;
+  if (Date.now() > healthDeadline) {
+    console.error(`the API did not become healthy at ${base}/health within 60 s`);
+    await stop(1);
+  }
+  await Bun.sleep(250);
+}
+
+// The demo: sample rows after the seeded ones, each POSTed with an
+// Idempotency-Key of its line, so starting again adds no second copy.
+const demo: { key: string; body: unknown }[] = [];
+for await (const record of readPaySimCsv(sampleFile, { rowsMax: 100 + demoRows })) {
+  if (record.line <= 101 || !record.checked.ok) continue;
+  demo.push({ key: `demo:${record.line}`, body: record.checked.value });
+}
+const demoStarted = performance.now();
+const ids: string[] = [];
+let refused = 0;
+let next = 0;
+await Promise.all(
+  Array.from({ length: demoConcurrency }, async () => {
+    while (next < demo.length) {
+      const item = demo[next++] as { key: string; body: unknown };
+      const response = await fetch(`${base}/transaction`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": item.key },
+        body: JSON.stringify(item.body),
+      });
+      if (response.status === 202) ids.push(((await response.json()) as { transactionId: string }).transactionId);
+      else refused++;
+    }
+  }),
+);
+const acceptedMs = performance.now() - demoStarted;
+console.log(`demo: ${ids.length} transactions accepted (202) in ${acceptedMs.toFixed(0)} ms, ${refused} refused`);
+const storedDeadline = Date.now() + 60_000;
+for (;;) {
+  const [row] = await sql<{ stored: number }[]>`
+    SELECT count(*)::int AS stored FROM transactions WHERE transaction_id = ANY(${ids}::uuid[])`;
+  if ((row?.stored ?? 0) === ids.length) {
+    console.log(
+      `demo: all ${ids.length} stored as Completed ${(performance.now() - demoStarted).toFixed(0)} ms after the first POST`,
+    );
+    break;
+  }
+  if (Date.now() > storedDeadline) {
+    console.error(`demo: only ${row?.stored ?? 0} of ${ids.length} stored after 60 s; is the worker running?`);
+    break;
+  }
+  await Bun.sleep(200);
+}
+
+console.log(`
+txlog is up.
+  Swagger UI:  ${base}/swagger
+  reports:     ${base}/reports
+  summary:     ${base}/reports/summary
+  health:      ${base}/health
+Ctrl-C stops the API${broker.started ? ", the worker and the Kafka broker" : " and the worker"}.`);

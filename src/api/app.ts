@@ -1,0 +1,108 @@
+// The HTTP edge: small route plugins composed into one app, Swagger UI at
+// /swagger (OpenAPI JSON at /swagger/json), and one error shape for all.
+import { swagger } from "@elysiajs/swagger";
+import { Elysia } from "elysia";
+import type { Config } from "../config.ts";
+import type { Sql } from "../pipeline/db.ts";
+import type { ProduceBatcher } from "../pipeline/produce-batcher.ts";
+import { checkTransaction, type FieldError } from "../pipeline/schema.ts";
+import { checkBatch, invalid, RequestError } from "./errors.ts";
+import { healthRoutes } from "./health.ts";
+import { reportRoutes } from "./reports.ts";
+import { transactionRoutes } from "./transactions.ts";
+
+export interface ApiDeps {
+  config: Config;
+  sql: Sql;
+  batcher: ProduceBatcher;
+  kafkaAnswers(): Promise<boolean>;
+}
+
+/** Field errors for a value Elysia's validator refused, in our words. */
+function describeValidation(
+  error: { type: string; value: unknown; all: { path: string; summary?: string; schema?: unknown; message: string }[] },
+  config: Config,
+  path: string,
+  rawBody: string | undefined,
+): FieldError[] {
+  if (error.type === "body") {
+    const body = rawBody === undefined ? error.value : JSON.parse(rawBody);
+    if (path === "/transactions") {
+      const checked = checkBatch(body, config.batchEndpointRowsMax);
+      if (!checked.ok) return checked.errors;
+    }
+    const checked = checkTransaction(body);
+    if (!checked.ok) return checked.errors;
+  }
+  return error.all.map((item) => {
+    const field = item.path.replace(/^\//, "").replaceAll("/", ".") || `(${error.type})`;
+    const custom = (item.schema as { error?: unknown } | undefined)?.error;
+    return { field, rule: typeof custom === "string" ? custom : (item.summary ?? item.message).toLowerCase() };
+  });
+}
+
+export function createApp(deps: ApiDeps) {
+  const { config } = deps;
+  // Elysia fills defaults into the parsed body before validating it (an array
+  // even gains object keys), so error messages are computed from the text the
+  // client sent, kept here until the request is done.
+  const rawBodies = new WeakMap<Request, string>();
+  // normalize: false — unknown fields are refused, never silently dropped.
+  return new Elysia({ name: "txlog", normalize: false })
+    .onParse({ as: "global" }, async ({ request, contentType }) => {
+      if (!contentType?.startsWith("application/json")) return;
+      const text = await request.text();
+      rawBodies.set(request, text);
+      return JSON.parse(text);
+    })
+    .use(
+      swagger({
+        path: "/swagger",
+        documentation: {
+          info: {
+            title: "txlog",
+            version: "0.1.0",
+            description:
+              "Event-driven financial transaction log: POST validates and hands to Kafka (202 after the broker's ack); a worker writes to PostgreSQL; reports read PostgreSQL.",
+          },
+          tags: [
+            { name: "transactions", description: "logging and looking up transactions" },
+            { name: "reports", description: "reads of the stored log" },
+            { name: "health", description: "dependencies" },
+          ],
+        },
+      }),
+    )
+    .onError(({ code, error, set, path, request }) => {
+      if (error instanceof RequestError) {
+        set.status = error.status;
+        return error.body;
+      }
+      if (code === "VALIDATION") {
+        const raw = rawBodies.get(request);
+        const errors = describeValidation(error as never, config, path, raw);
+        const where = (error as { type: string }).type;
+        set.status = where === "body" ? 422 : 400;
+        return invalid(
+          errors,
+          where === "body" ? "invalid_transaction" : `invalid_${where === "params" ? "path" : where}`,
+        );
+      }
+      if (code === "PARSE" || error instanceof SyntaxError) {
+        set.status = 400;
+        return { error: "malformed_body", message: "(body): must be valid JSON with Content-Type: application/json" };
+      }
+      if (code === "NOT_FOUND") {
+        set.status = 404;
+        return { error: "not_found", message: `no route ${path}; see /swagger` };
+      }
+      console.error(error);
+      set.status = 500;
+      return { error: "internal", message: "internal error; nothing was accepted by this request" };
+    })
+    .use(transactionRoutes(deps))
+    .use(reportRoutes(deps.sql))
+    .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers }));
+}
+
+export type App = ReturnType<typeof createApp>;

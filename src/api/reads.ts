@@ -1,0 +1,172 @@
+// The API's reads from PostgreSQL. The API never writes transactions: that is
+// the worker's job, after Kafka.
+import type { Sql } from "../pipeline/db.ts";
+import { type Transaction, type TransactionType, uuidPattern } from "../pipeline/schema.ts";
+
+/** A row as the API returns it: the transaction, its id, its status and times. */
+export interface StoredTransaction extends Transaction {
+  transactionId: string;
+  status: "Completed";
+  acceptedAt: string;
+  committedAt: string;
+}
+
+interface Row {
+  transaction_id: string;
+  step: number;
+  type: TransactionType;
+  amount: string;
+  name_orig: string;
+  oldbalance_org: string;
+  newbalance_orig: string;
+  name_dest: string;
+  oldbalance_dest: string;
+  newbalance_dest: string;
+  is_fraud: boolean;
+  is_flagged_fraud: boolean;
+  status: "Completed";
+  accepted_at: Date;
+  committed_at: Date;
+}
+
+function toStored(row: Row): StoredTransaction {
+  return {
+    transactionId: row.transaction_id,
+    step: row.step,
+    type: row.type,
+    amount: row.amount,
+    nameOrig: row.name_orig,
+    oldbalanceOrg: row.oldbalance_org,
+    newbalanceOrig: row.newbalance_orig,
+    nameDest: row.name_dest,
+    oldbalanceDest: row.oldbalance_dest,
+    newbalanceDest: row.newbalance_dest,
+    isFraud: row.is_fraud,
+    isFlaggedFraud: row.is_flagged_fraud,
+    status: row.status,
+    acceptedAt: row.accepted_at.toISOString(),
+    committedAt: row.committed_at.toISOString(),
+  };
+}
+
+export async function findTransaction(sql: Sql, id: string): Promise<StoredTransaction | undefined> {
+  const rows = await sql<Row[]>`SELECT * FROM transactions WHERE transaction_id = ${id}`;
+  return rows[0] ? toStored(rows[0]) : undefined;
+}
+
+/** Position in the newest-first order: the last row of the previous page. */
+export interface Cursor {
+  acceptedAt: string;
+  transactionId: string;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(`${cursor.acceptedAt}|${cursor.transactionId}`).toString("base64url");
+}
+
+export function decodeCursor(text: string): Cursor | undefined {
+  const [acceptedAt, transactionId, extra] = Buffer.from(text, "base64url").toString("utf8").split("|");
+  if (extra !== undefined || !acceptedAt || !transactionId) return undefined;
+  if (Number.isNaN(Date.parse(acceptedAt))) return undefined;
+  if (!uuidPattern.test(transactionId)) return undefined;
+  return { acceptedAt, transactionId };
+}
+
+export interface ReportFilter {
+  type?: TransactionType;
+  /** Matches nameOrig or nameDest. */
+  account?: string;
+  isFraud?: boolean;
+  stepMin?: number;
+  stepMax?: number;
+}
+
+export interface ReportPage {
+  transactions: StoredTransaction[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** Newest first (accepted_at, then id), keyset-paginated so deep pages cost the same as the first. */
+export async function listTransactions(
+  sql: Sql,
+  filter: ReportFilter,
+  limit: number,
+  after: Cursor | undefined,
+): Promise<ReportPage> {
+  const conditions = [];
+  if (filter.type !== undefined) conditions.push(sql`type = ${filter.type}`);
+  if (filter.account !== undefined) {
+    conditions.push(sql`(name_orig = ${filter.account} OR name_dest = ${filter.account})`);
+  }
+  if (filter.isFraud !== undefined) conditions.push(sql`is_fraud = ${filter.isFraud}`);
+  if (filter.stepMin !== undefined) conditions.push(sql`step >= ${filter.stepMin}`);
+  if (filter.stepMax !== undefined) conditions.push(sql`step <= ${filter.stepMax}`);
+  if (after !== undefined) {
+    conditions.push(
+      sql`(accepted_at, transaction_id) < (${after.acceptedAt}::timestamptz, ${after.transactionId}::uuid)`,
+    );
+  }
+  const where = conditions.reduce((all, condition) => sql`${all} AND ${condition}`, sql`TRUE`);
+  // One row more than asked tells whether another page exists.
+  const rows = await sql<Row[]>`
+    SELECT * FROM transactions WHERE ${where}
+    ORDER BY accepted_at DESC, transaction_id DESC
+    LIMIT ${limit + 1}`;
+  const page = rows.slice(0, limit).map(toStored);
+  const last = page.at(-1);
+  return {
+    transactions: page,
+    nextCursor:
+      rows.length > limit && last
+        ? encodeCursor({ acceptedAt: last.acceptedAt, transactionId: last.transactionId })
+        : null,
+  };
+}
+
+export interface TypeSummary {
+  type: TransactionType;
+  count: number;
+  totalAmount: string;
+  fraudCount: number;
+  flaggedFraudCount: number;
+}
+
+export interface Summary {
+  count: number;
+  totalAmount: string;
+  fraudCount: number;
+  flaggedFraudCount: number;
+  byType: TypeSummary[];
+}
+
+export async function summarize(sql: Sql): Promise<Summary> {
+  // Sums stay NUMERIC in PostgreSQL and travel as text: exact at any size.
+  // ROLLUP adds the all-types row (type NULL) in the same scan.
+  const rows = await sql<
+    { type: TransactionType | null; count: string; total: string; fraud: string; flagged: string }[]
+  >`
+    SELECT type,
+           count(*) AS count,
+           coalesce(sum(amount), 0)::text AS total,
+           count(*) FILTER (WHERE is_fraud) AS fraud,
+           count(*) FILTER (WHERE is_flagged_fraud) AS flagged
+    FROM transactions GROUP BY ROLLUP (type) ORDER BY type NULLS LAST`;
+  const all = rows.find((row) => row.type === null);
+  const byType = rows
+    .filter((row): row is typeof row & { type: TransactionType } => row.type !== null)
+    .map((row) => ({
+      type: row.type,
+      count: Number(row.count),
+      totalAmount: row.total,
+      fraudCount: Number(row.fraud),
+      flaggedFraudCount: Number(row.flagged),
+    }));
+  return {
+    count: Number(all?.count ?? 0),
+    totalAmount: all?.total ?? "0",
+    fraudCount: Number(all?.fraud ?? 0),
+    flaggedFraudCount: Number(all?.flagged ?? 0),
+    byType,
+  };
+}

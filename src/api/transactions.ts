@@ -1,0 +1,184 @@
+// POST /transaction, POST /transactions, GET /transactions/:id.
+// A 202 is answered only after Kafka acknowledged the write (acks=all).
+import { Elysia, t } from "elysia";
+import type { Config } from "../config.ts";
+import type { Sql } from "../pipeline/db.ts";
+import { newTransactionId, transactionIdForKey } from "../pipeline/ids.ts";
+import { OverloadedError, type ProduceBatcher } from "../pipeline/produce-batcher.ts";
+import {
+  type AcceptedTransaction,
+  checkTransaction,
+  encodeMessage,
+  type Transaction,
+  TransactionInput,
+} from "../pipeline/schema.ts";
+import { withTimeout } from "../pipeline/timeout.ts";
+import { checkBatch, ErrorBody, invalid, RequestError } from "./errors.ts";
+import { findTransaction } from "./reads.ts";
+
+export interface TransactionRoutesDeps {
+  config: Config;
+  sql: Sql;
+  batcher: ProduceBatcher;
+}
+
+const idempotencyKeyMax = 255;
+const IdempotencyHeaders = t.Object({
+  "idempotency-key": t.Optional(
+    t.String({
+      minLength: 1,
+      maxLength: idempotencyKeyMax,
+      pattern: "^[\\x20-\\x7E]+$",
+      description:
+        "client-chosen key: the same key always yields the same transactionId, so a retried request cannot create a second row",
+      error: `must be 1 to ${idempotencyKeyMax} printable ASCII characters`,
+    }),
+  ),
+});
+
+const Accepted = t.Object({
+  transactionId: t.String({ format: "uuid", examples: ["0193a8e2-7c41-7b2e-9d0a-3f5c2e1b4a77"] }),
+  status: t.Literal("pending"),
+});
+const AcceptedBatch = t.Object({
+  transactionIds: t.Array(t.String({ format: "uuid" })),
+  status: t.Literal("pending"),
+});
+
+const StoredTransaction = t.Object({
+  transactionId: t.String({ format: "uuid" }),
+  step: t.Integer(),
+  type: t.String(),
+  amount: t.String({ examples: ["9839.64"] }),
+  nameOrig: t.String(),
+  oldbalanceOrg: t.String(),
+  newbalanceOrig: t.String(),
+  nameDest: t.String(),
+  oldbalanceDest: t.String(),
+  newbalanceDest: t.String(),
+  isFraud: t.Boolean(),
+  isFlaggedFraud: t.Boolean(),
+  status: t.Literal("Completed"),
+  acceptedAt: t.String({ format: "date-time" }),
+  committedAt: t.String({ format: "date-time" }),
+});
+
+export { StoredTransaction as StoredTransactionSchema };
+
+type Outcome = { ok: true } | { ok: false; status: 503; body: ErrorBody };
+
+function accepted(transaction: Transaction, transactionId: string, acceptedAt: string): AcceptedTransaction {
+  return { transactionId, acceptedAt, ...transaction };
+}
+
+export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDeps) {
+  /** Hands transactions to Kafka, all in one produce request; ok only after the ack. */
+  async function handOver(transactions: AcceptedTransaction[]): Promise<Outcome> {
+    const messages = transactions.map((transaction) => ({
+      topic: config.topic,
+      // One account's transactions share a partition, so they stay in order.
+      key: Buffer.from(transaction.nameOrig),
+      value: encodeMessage(transaction),
+    }));
+    try {
+      await withTimeout(batcher.submit(messages), config.acceptTimeoutMs, "Kafka acknowledgement");
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof OverloadedError) {
+        return {
+          ok: false,
+          status: 503,
+          body: { error: "overloaded", message: `${error.message}; nothing was accepted, retry later` },
+        };
+      }
+      console.error(`produce failed: ${(error as Error).message}`);
+      return {
+        ok: false,
+        status: 503,
+        body: {
+          error: "kafka_unavailable",
+          message: `Kafka did not acknowledge within ${config.acceptTimeoutMs} ms (${(error as Error).message}); the transaction may or may not be accepted: retry with the same Idempotency-Key`,
+        },
+      };
+    }
+  }
+
+  return new Elysia({ name: "transactions", normalize: false })
+    .post(
+      "/transaction",
+      async ({ body, headers, set, status }) => {
+        const checked = checkTransaction(body);
+        if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
+        const key = headers["idempotency-key"];
+        const transactionId = key === undefined ? newTransactionId() : transactionIdForKey(key);
+        const outcome = await handOver([accepted(checked.value, transactionId, new Date().toISOString())]);
+        if (!outcome.ok) {
+          set.headers["retry-after"] = "1";
+          return status(503, outcome.body);
+        }
+        set.headers.location = `/transactions/${transactionId}`;
+        return status(202, { transactionId, status: "pending" as const });
+      },
+      {
+        body: TransactionInput,
+        headers: IdempotencyHeaders,
+        response: { 202: Accepted, 400: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        detail: {
+          summary: "Log one transaction",
+          description:
+            "Validates the transaction and hands it to Kafka. 202 means Kafka has it on disk (acks=all); the worker then stores it and GET /transactions/{id} shows it Completed. 503 with Retry-After when Kafka cannot take it in time.",
+          tags: ["transactions"],
+        },
+      },
+    )
+    .post(
+      "/transactions",
+      async ({ body, headers, set, status }) => {
+        const checked = checkBatch(body, config.batchEndpointRowsMax);
+        if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
+        const key = headers["idempotency-key"];
+        const acceptedAt = new Date().toISOString();
+        const transactions = checked.value.map((transaction, index) => {
+          const id = key === undefined ? newTransactionId() : transactionIdForKey(`${key}:${index}`);
+          return accepted(transaction, id, acceptedAt);
+        });
+        const outcome = await handOver(transactions);
+        if (!outcome.ok) {
+          set.headers["retry-after"] = "1";
+          return status(503, outcome.body);
+        }
+        return status(202, { transactionIds: transactions.map((tx) => tx.transactionId), status: "pending" as const });
+      },
+      {
+        body: t.Array(TransactionInput, { minItems: 1, maxItems: config.batchEndpointRowsMax }),
+        headers: IdempotencyHeaders,
+        response: { 202: AcceptedBatch, 400: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        detail: {
+          summary: `Log up to ${config.batchEndpointRowsMax} transactions, all or none`,
+          description:
+            "Every element must be valid or none is accepted. All go to Kafka in one produce request; 202 lists the ids in order. With Idempotency-Key K, element i gets the id of key K:i.",
+          tags: ["transactions"],
+        },
+      },
+    )
+    .get(
+      "/transactions/:id",
+      async ({ params, status }) => {
+        const stored = await findTransaction(sql, params.id);
+        if (stored === undefined) {
+          return status(404, {
+            error: "not_found",
+            message: `no stored transaction has id ${params.id}; an accepted one appears here once the worker has written it`,
+          });
+        }
+        return stored;
+      },
+      {
+        params: t.Object({
+          id: t.String({ format: "uuid", description: "transactionId from the 202", error: "must be a UUID" }),
+        }),
+        response: { 200: StoredTransaction, 404: ErrorBody, 422: ErrorBody },
+        detail: { summary: "One stored transaction", tags: ["transactions"] },
+      },
+    );
+}

@@ -1,0 +1,273 @@
+// Every setting of txlog, read from the environment once at start.
+// Each entry names its unit, its default and what is allowed; a bad value
+// stops the process with a ConfigError naming the variable and the rule.
+// README.md's configuration table is checked against this list by a test.
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly rule: string,
+    readonly value: string,
+  ) {
+    super(`${variable}: ${rule} (got ${JSON.stringify(value)})`);
+    this.name = "ConfigError";
+  }
+}
+
+interface Setting<T> {
+  readonly variable: string;
+  readonly defaultValue: string;
+  readonly description: string;
+  parse(raw: string): T;
+}
+
+function integer(
+  variable: string,
+  defaultValue: number,
+  min: number,
+  max: number,
+  description: string,
+): Setting<number> {
+  const rule = `must be an integer from ${min} to ${max}`;
+  return {
+    variable,
+    defaultValue: String(defaultValue),
+    description,
+    parse(raw) {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(variable, rule, raw);
+      const value = Number(raw.trim());
+      if (!Number.isSafeInteger(value) || value < min || value > max) {
+        throw new ConfigError(variable, rule, raw);
+      }
+      return value;
+    },
+  };
+}
+
+function text(
+  variable: string,
+  defaultValue: string,
+  pattern: RegExp,
+  rule: string,
+  description: string,
+): Setting<string> {
+  return {
+    variable,
+    defaultValue,
+    description,
+    parse(raw) {
+      const value = raw.trim();
+      if (!pattern.test(value)) throw new ConfigError(variable, rule, raw);
+      return value;
+    },
+  };
+}
+
+function brokerList(variable: string, defaultValue: string, description: string): Setting<string[]> {
+  const rule = "must be a comma-separated list of host:port";
+  return {
+    variable,
+    defaultValue,
+    description,
+    parse(raw) {
+      const brokers = raw
+        .split(",")
+        .map((broker) => broker.trim())
+        .filter((broker) => broker !== "");
+      if (brokers.length === 0) throw new ConfigError(variable, rule, raw);
+      for (const broker of brokers) {
+        const match = /^([A-Za-z0-9.\-_]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(broker);
+        const port = match ? Number(match[2]) : 0;
+        if (!match || port < 1 || port > 65535) throw new ConfigError(variable, rule, raw);
+      }
+      return brokers;
+    },
+  };
+}
+
+function postgresUrl(variable: string, defaultValue: string, description: string): Setting<string> {
+  const rule = "must be a postgres:// or postgresql:// URL naming a database";
+  return {
+    variable,
+    defaultValue,
+    description,
+    parse(raw) {
+      const value = raw.trim();
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        throw new ConfigError(variable, rule, raw);
+      }
+      const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
+      if (!["postgres:", "postgresql:"].includes(url.protocol) || database === "") {
+        throw new ConfigError(variable, rule, raw);
+      }
+      return value;
+    },
+  };
+}
+
+const topicName = /^[A-Za-z0-9._-]{1,249}$/;
+const topicRule = "must be 1 to 249 characters of letters, digits, '.', '_' or '-'";
+
+/** The settings, in the order README.md lists them. */
+export const settings = {
+  port: integer("PORT", 8000, 1, 65535, "HTTP port of the API"),
+  host: text(
+    "HOST",
+    "127.0.0.1",
+    /^\S+$/,
+    "must be a host name or address",
+    "address the API listens on (0.0.0.0 in containers)",
+  ),
+  databaseUrl: postgresUrl(
+    "DATABASE_URL",
+    "postgres://postgres@127.0.0.1:5432/txlog",
+    "PostgreSQL to write and read; the database is created when missing",
+  ),
+  databasePoolMax: integer("DATABASE_POOL_MAX", 10, 1, 1000, "connections per process"),
+  kafkaBrokers: brokerList(
+    "KAFKA_BROKERS",
+    "127.0.0.1:9092",
+    "Kafka bootstrap brokers; `npm start` and the tests start a local broker when none answers",
+  ),
+  kafkaClientId: text(
+    "KAFKA_CLIENT_ID",
+    "txlog",
+    /^[A-Za-z0-9._-]{1,100}$/,
+    "must be 1 to 100 of letters, digits, '.', '_' or '-'",
+    "client id sent to Kafka",
+  ),
+  topic: text("KAFKA_TOPIC", "transactions", topicName, topicRule, "topic the API produces to and the worker consumes"),
+  dlqTopic: text(
+    "KAFKA_DLQ_TOPIC",
+    "transactions.dlq",
+    topicName,
+    topicRule,
+    "dead-letter topic for messages that can never be written",
+  ),
+  topicPartitions: integer("KAFKA_TOPIC_PARTITIONS", 3, 1, 1000, "partitions of the topic when txlog creates it"),
+  groupId: text(
+    "KAFKA_GROUP_ID",
+    "txlog-worker",
+    /^[A-Za-z0-9._-]{1,249}$/,
+    topicRule,
+    "consumer group of the workers",
+  ),
+  kafkaTimeoutMs: integer("KAFKA_TIMEOUT_MS", 5000, 100, 600000, "Kafka request timeout, milliseconds"),
+  produceLingerMs: integer(
+    "PRODUCE_LINGER_MS",
+    2,
+    0,
+    1000,
+    "API: how long a produce request waits for more transactions, milliseconds",
+  ),
+  produceBatchMessagesMax: integer(
+    "PRODUCE_BATCH_MESSAGES_MAX",
+    2000,
+    1,
+    100000,
+    "API: transactions in one produce request at most",
+  ),
+  produceInFlightMax: integer("PRODUCE_IN_FLIGHT_MAX", 1, 1, 5, "API: produce requests outstanding at once at most"),
+  produceQueuedMessagesMax: integer(
+    "PRODUCE_QUEUED_MESSAGES_MAX",
+    100000,
+    1,
+    10000000,
+    "API: transactions waiting for a produce request at most; more are refused with 503",
+  ),
+  acceptTimeoutMs: integer(
+    "ACCEPT_TIMEOUT_MS",
+    5000,
+    100,
+    600000,
+    "API: longest wait for Kafka's ack before answering 503, milliseconds",
+  ),
+  bodyBytesMax: integer(
+    "BODY_BYTES_MAX",
+    8 * 1024 * 1024,
+    1024,
+    256 * 1024 * 1024,
+    "API: request body size at most, bytes",
+  ),
+  batchEndpointRowsMax: integer(
+    "BATCH_ENDPOINT_ROWS_MAX",
+    10000,
+    1,
+    100000,
+    "API: transactions in one POST /transactions at most",
+  ),
+  batchRowsMax: integer("BATCH_ROWS_MAX", 5000, 1, 1000000, "worker: rows in one COPY batch at most"),
+  batchBytesMax: integer(
+    "BATCH_BYTES_MAX",
+    4 * 1024 * 1024,
+    1024,
+    1024 * 1024 * 1024,
+    "worker: message bytes in one batch at most",
+  ),
+  batchLingerMs: integer("BATCH_LINGER_MS", 100, 0, 60000, "worker: how long a batch waits to fill, milliseconds"),
+  writesInFlightMax: integer(
+    "WORKER_WRITES_IN_FLIGHT_MAX",
+    2,
+    1,
+    16,
+    "worker: batches written to PostgreSQL at once at most (one connection each); offsets still commit in order",
+  ),
+  workerRssBytesSoftMax: integer(
+    "WORKER_RSS_BYTES_SOFT_MAX",
+    224 * 1024 * 1024,
+    32 * 1024 * 1024,
+    64 * 1024 * 1024 * 1024,
+    "worker: resident memory past which it runs a full garbage collection after a batch, bytes",
+  ),
+  retryBackoffMsMax: integer(
+    "RETRY_BACKOFF_MS_MAX",
+    10000,
+    10,
+    600000,
+    "worker: longest wait between retries of a failed write, milliseconds",
+  ),
+} as const;
+
+type Settings = typeof settings;
+export type Config = { readonly [K in keyof Settings]: ReturnType<Settings[K]["parse"]> };
+
+/**
+ * Reads every setting from `env`, using the default where a variable is unset
+ * or empty. Throws ConfigError on the first bad value.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const config: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(settings)) {
+    const raw = env[setting.variable];
+    config[key] = setting.parse(raw === undefined || raw === "" ? setting.defaultValue : raw);
+  }
+  return config as Config;
+}
+
+/**
+ * For a process entry point whose start failed (most often Kafka or
+ * PostgreSQL not reachable yet): says which it was trying, then exits 1.
+ */
+export function exitOnStartFailure(process_: string, config: Config, error: unknown): never {
+  const database = new URL(config.databaseUrl).host;
+  console.error(
+    `txlog ${process_} could not start (Kafka ${config.kafkaBrokers.join(",")}, database ${database}): ${(error as Error).message}`,
+  );
+  process.exit(1);
+}
+
+/** loadConfig for a process entry point: a bad value exits with the message. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`txlog: bad configuration: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,19 @@
+// Transaction ids are chosen before Kafka sees a transaction, so every retry
+// of a write carries the same id and the primary key absorbs duplicates.
+import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
+
+/** Namespace of ids derived from client keys (fixed forever: changing it changes every derived id). */
+export const idNamespace = "6f1c1f2e-3d4b-5a69-8c7d-2b1e0f9a4c35";
+
+/** A new time-ordered id (UUIDv7): consecutive ids land near each other in the primary key. */
+export function newTransactionId(): string {
+  return uuidv7();
+}
+
+/**
+ * The id for a client-chosen key (Idempotency-Key header, seed row): a
+ * name-based UUIDv5, so the same key always yields the same id.
+ */
+export function transactionIdForKey(key: string): string {
+  return uuidv5(key, idNamespace);
+}

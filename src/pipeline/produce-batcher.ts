@@ -1,0 +1,139 @@
+// Groups concurrent API requests into shared produce requests.
+//
+// @platformatic/kafka sends one produce request per send() call and does not
+// linger, so at a few thousand POSTs per second one request per POST would be
+// bound by round trips. Here a submit waits at most `lingerMs` for company, a
+// request carries at most `batchMessagesMax` messages, at most
+// `inFlightMax` requests are outstanding, and at most `queuedMessagesMax`
+// messages wait: past that a submit fails at once (the API answers 503)
+// instead of queueing without bound.
+import type { OutgoingMessage } from "./kafka.ts";
+
+export interface ProduceBatcherOptions {
+  /** Sends one produce request and resolves when the broker acknowledged all of it. */
+  send(messages: OutgoingMessage[]): Promise<unknown>;
+  /** How long the first message of a request waits for more, milliseconds. */
+  lingerMs: number;
+  /** Messages in one produce request at most. */
+  batchMessagesMax: number;
+  /** Produce requests outstanding at once at most. */
+  inFlightMax: number;
+  /** Messages waiting for a request at most; more are refused with OverloadedError. */
+  queuedMessagesMax: number;
+}
+
+/** Too many messages already wait: the caller should shed load (503). */
+export class OverloadedError extends Error {
+  constructor(readonly queuedMessagesMax: number) {
+    super(`more than ${queuedMessagesMax} messages are waiting for Kafka`);
+    this.name = "OverloadedError";
+  }
+}
+
+interface Waiting {
+  messages: OutgoingMessage[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export class ProduceBatcher {
+  readonly #options: ProduceBatcherOptions;
+  #queue: Waiting[] = [];
+  #queuedMessages = 0;
+  #inFlight = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  /** Produce requests sent so far (for metrics and tests). */
+  requestsSent = 0;
+
+  constructor(options: ProduceBatcherOptions) {
+    if (options.batchMessagesMax < 1 || options.inFlightMax < 1 || options.queuedMessagesMax < 1) {
+      throw new Error("ProduceBatcher limits must be at least 1");
+    }
+    this.#options = options;
+  }
+
+  get queuedMessages(): number {
+    return this.#queuedMessages;
+  }
+
+  /**
+   * Resolves once Kafka acknowledged every message (acks=all); rejects when the
+   * produce request failed or the batcher is overloaded or closed. Messages of
+   * one submit always travel in the same produce request, so a batch POST is
+   * accepted or refused as a whole.
+   */
+  submit(messages: OutgoingMessage[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("the producer is closing"));
+    if (messages.length === 0) return Promise.resolve();
+    if (this.#queuedMessages + messages.length > this.#options.queuedMessagesMax) {
+      return Promise.reject(new OverloadedError(this.#options.queuedMessagesMax));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ messages, resolve, reject });
+      this.#queuedMessages += messages.length;
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#inFlight >= this.#options.inFlightMax || this.#queue.length === 0) return;
+    if (this.#queuedMessages >= this.#options.batchMessagesMax || this.#options.lingerMs === 0 || this.#closed) {
+      this.#flush();
+      return;
+    }
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#flush();
+    }, this.#options.lingerMs);
+  }
+
+  #flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    while (this.#inFlight < this.#options.inFlightMax && this.#queue.length > 0) {
+      const taken: Waiting[] = [];
+      const messages: OutgoingMessage[] = [];
+      // Whole submits only; a single submit larger than the cap goes alone.
+      while (this.#queue.length > 0) {
+        const next = this.#queue[0] as Waiting;
+        if (messages.length > 0 && messages.length + next.messages.length > this.#options.batchMessagesMax) break;
+        this.#queue.shift();
+        taken.push(next);
+        messages.push(...next.messages);
+      }
+      this.#queuedMessages -= messages.length;
+      this.#inFlight++;
+      this.requestsSent++;
+      this.#options
+        .send(messages)
+        .then(
+          () => {
+            for (const waiting of taken) waiting.resolve();
+          },
+          (error: unknown) => {
+            for (const waiting of taken) waiting.reject(error);
+          },
+        )
+        .finally(() => {
+          this.#inFlight--;
+          this.#schedule();
+        });
+      // Below the cap and with time left to linger, let more requests arrive.
+      if (this.#queuedMessages < this.#options.batchMessagesMax && !this.#closed) break;
+    }
+    this.#schedule();
+  }
+
+  /** Sends what is queued and waits until nothing is in flight. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#flush();
+    while (this.#inFlight > 0 || this.#queue.length > 0) {
+      await Bun.sleep(5);
+      this.#flush();
+    }
+  }
+}

@@ -1,0 +1,292 @@
+// The ingest API against a real Kafka broker: what a 202 promises, what bad
+// input gets, and that nothing reaches Kafka unless the whole request is good.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createApp } from "../../src/api/app.ts";
+import { type RunningApi, startApi } from "../../src/api.ts";
+import { openDatabase } from "../../src/pipeline/db.ts";
+import { transactionIdForKey } from "../../src/pipeline/ids.ts";
+import {
+  consume,
+  createConsumer,
+  createProducer,
+  endOffsets,
+  type KafkaMessage,
+  produce,
+} from "../../src/pipeline/kafka.ts";
+import { ProduceBatcher } from "../../src/pipeline/produce-batcher.ts";
+import { decodeMessage } from "../../src/pipeline/schema.ts";
+import { kafkaConnection, testConfig, testTopics } from "../support.ts";
+
+const topics = testTopics("api");
+const config = testConfig({ port: 0, ...topics });
+let api: RunningApi;
+beforeAll(async () => {
+  api = await startApi(config);
+});
+afterAll(() => api.stop());
+
+export const paysimRow = {
+  step: 1,
+  type: "PAYMENT",
+  amount: 9839.64,
+  nameOrig: "C1231006815",
+  oldbalanceOrg: 170136.0,
+  newbalanceOrig: 160296.36,
+  nameDest: "M1979787155",
+  oldbalanceDest: 0.0,
+  newbalanceDest: 0.0,
+  isFraud: 0,
+  isFlaggedFraud: 0,
+};
+
+function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(`${api.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+async function totalEnd(): Promise<bigint> {
+  const ends = await endOffsets(kafkaConnection(config), config.topic);
+  return [...ends.values()].reduce((a, b) => a + b, 0n);
+}
+
+/** Reads the topic from the start until `ids` are all seen; returns their messages. */
+async function readFromTopic(ids: string[]): Promise<Map<string, KafkaMessage>> {
+  const consumer = createConsumer(kafkaConnection(config), { groupId: `${topics.groupId}-reader-${Date.now()}` });
+  const stream = await consume(consumer, [config.topic]);
+  const found = new Map<string, KafkaMessage>();
+  const wanted = new Set(ids);
+  const timer = setTimeout(() => stream.close(), 20_000);
+  for await (const message of stream) {
+    const decoded = decodeMessage(message.value);
+    if (decoded.ok && wanted.has(decoded.value.transactionId)) found.set(decoded.value.transactionId, message);
+    if (found.size === wanted.size) break;
+  }
+  clearTimeout(timer);
+  await stream.close();
+  await consumer.close();
+  return found;
+}
+
+describe("POST /transaction", () => {
+  test("202 only once Kafka holds the transaction: id, Location, and the message on the topic keyed by nameOrig", async () => {
+    const response = await post("/transaction", paysimRow);
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as { transactionId: string; status: string };
+    expect(body.status).toBe("pending");
+    expect(body.transactionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(response.headers.get("location")).toBe(`/transactions/${body.transactionId}`);
+
+    const message = (await readFromTopic([body.transactionId])).get(body.transactionId) as KafkaMessage;
+    expect(message.key.toString()).toBe("C1231006815");
+    const decoded = decodeMessage(message.value);
+    expect(decoded.ok && decoded.value.amount).toBe("9839.64");
+    expect(decoded.ok && decoded.value.newbalanceOrig).toBe("160296.36");
+    expect(decoded.ok && Date.parse(decoded.value.acceptedAt)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  test("money as decimal strings is taken exactly", async () => {
+    const response = await post("/transaction", { ...paysimRow, amount: "10000000000000.00", oldbalanceOrg: "0.1" });
+    expect(response.status).toBe(202);
+    const { transactionId } = (await response.json()) as { transactionId: string };
+    const decoded = decodeMessage((await readFromTopic([transactionId])).get(transactionId)?.value);
+    expect(decoded.ok && decoded.value.amount).toBe("10000000000000.00");
+    expect(decoded.ok && decoded.value.oldbalanceOrg).toBe("0.10");
+  });
+
+  test("the same Idempotency-Key always yields the same id", async () => {
+    const key = `order-${crypto.randomUUID()}`;
+    const first = (await (await post("/transaction", paysimRow, { "idempotency-key": key })).json()) as {
+      transactionId: string;
+    };
+    const second = (await (await post("/transaction", paysimRow, { "idempotency-key": key })).json()) as {
+      transactionId: string;
+    };
+    expect(first.transactionId).toBe(second.transactionId);
+    expect(first.transactionId).toBe(transactionIdForKey(key));
+    const other = (await (await post("/transaction", paysimRow, { "idempotency-key": `${key}-2` })).json()) as {
+      transactionId: string;
+    };
+    expect(other.transactionId).not.toBe(first.transactionId);
+  });
+});
+
+// One case per validation rule: status, the field named, the rule stated, nothing produced.
+const invalidCases: [string, unknown, string, RegExp][] = [
+  ["step below 1", { ...paysimRow, step: 0 }, "step", /integer from 1 to 10000/],
+  ["step above 10000", { ...paysimRow, step: 10001 }, "step", /integer from 1 to 10000/],
+  ["step not an integer", { ...paysimRow, step: 1.5 }, "step", /integer/],
+  ["type missing (never defaulted)", { ...paysimRow, type: undefined }, "type", /is required/],
+  ["unknown type", { ...paysimRow, type: "REFUND" }, "type", /one of CASH_IN, CASH_OUT, DEBIT, PAYMENT, TRANSFER/],
+  ["negative amount", { ...paysimRow, amount: -1 }, "amount", /from 0 to 10000000000000/],
+  ["amount above 10^13", { ...paysimRow, amount: "10000000000000.01" }, "amount", /from 0 to 10000000000000/],
+  ["amount with 3 decimals", { ...paysimRow, amount: "1.005" }, "amount", /at most 2 fractional digits/],
+  ["float noise in amount", { ...paysimRow, amount: 0.1 + 0.2 }, "amount", /at most 2 fractional digits/],
+  ["amount in exponent form", { ...paysimRow, amount: "1e5" }, "amount", /decimal string/],
+  ["amount as boolean", { ...paysimRow, amount: true }, "amount", /number or decimal string/],
+  ["balance missing", { ...paysimRow, oldbalanceDest: undefined }, "oldbalanceDest", /is required/],
+  ["empty nameOrig", { ...paysimRow, nameOrig: "" }, "nameOrig", /1 to 64 printable/],
+  ["nameDest with a space", { ...paysimRow, nameDest: "M 1" }, "nameDest", /without spaces/],
+  ["nameOrig too long", { ...paysimRow, nameOrig: "C".repeat(65) }, "nameOrig", /1 to 64/],
+  ["isFraud not a flag", { ...paysimRow, isFraud: 2 }, "isFraud", /0, 1, true or false/],
+  ["isFlaggedFraud as string", { ...paysimRow, isFlaggedFraud: "yes" }, "isFlaggedFraud", /0, 1, true or false/],
+  ["unknown field", { ...paysimRow, currency: "EUR" }, "currency", /not a field/],
+];
+
+describe("validation", () => {
+  for (const [name, body, field, rule] of invalidCases) {
+    test(`${name}: 422 naming ${field} and the rule, nothing produced`, async () => {
+      const before = await totalEnd();
+      const response = await post("/transaction", body);
+      expect(response.status).toBe(422);
+      const error = (await response.json()) as {
+        error: string;
+        message: string;
+        errors: { field: string; rule: string }[];
+      };
+      expect(error.error).toBe("invalid_transaction");
+      const named = error.errors.find((e) => e.field === field);
+      expect(named?.rule).toMatch(rule);
+      expect(error.message).toContain(`${field}: `);
+      expect(await totalEnd()).toBe(before);
+    });
+  }
+
+  test("malformed JSON: 400", async () => {
+    const response = await post("/transaction", "{not json");
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toMatch(/valid JSON/);
+  });
+
+  test("a body that is not an object: 422", async () => {
+    const response = await post("/transaction", [1, 2]);
+    expect(response.status).toBe(422);
+    expect(((await response.json()) as { errors: { field: string }[] }).errors[0]?.field).toBe("(body)");
+  });
+
+  test("an Idempotency-Key that is too long: 400 naming the header", async () => {
+    const response = await post("/transaction", paysimRow, { "idempotency-key": "k".repeat(256) });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toMatch(/idempotency-key: must be 1 to 255/);
+  });
+
+  test("a body over BODY_BYTES_MAX is refused with 413", async () => {
+    const response = await post("/transactions", "x".repeat(config.bodyBytesMax + 1));
+    expect(response.status).toBe(413);
+  });
+});
+
+describe("POST /transactions", () => {
+  test("all valid: 202 with one id per element, in order, all on the topic", async () => {
+    const rows = Array.from({ length: 50 }, (_, i) => ({ ...paysimRow, nameOrig: `C${1000 + i}`, amount: `${i}.05` }));
+    const response = await post("/transactions", rows);
+    expect(response.status).toBe(202);
+    const { transactionIds } = (await response.json()) as { transactionIds: string[] };
+    expect(transactionIds.length).toBe(50);
+    expect(new Set(transactionIds).size).toBe(50);
+    const found = await readFromTopic(transactionIds);
+    transactionIds.forEach((id, i) => {
+      const decoded = decodeMessage(found.get(id)?.value);
+      expect(decoded.ok && decoded.value.amount).toBe(`${i}.05`);
+    });
+  });
+
+  test("one bad element: 422 naming its index and field, and none of the batch is produced", async () => {
+    const before = await totalEnd();
+    const rows = Array.from({ length: 20 }, () => ({ ...paysimRow }));
+    rows[13] = { ...paysimRow, amount: -5 };
+    const response = await post("/transactions", rows);
+    expect(response.status).toBe(422);
+    const error = (await response.json()) as { errors: { field: string }[] };
+    expect(error.errors.map((e) => e.field)).toEqual(["[13].amount"]);
+    expect(await totalEnd()).toBe(before);
+  });
+
+  test("empty and oversized batches are refused with the limit named", async () => {
+    const empty = await post("/transactions", []);
+    expect(empty.status).toBe(422);
+    expect(((await empty.json()) as { message: string }).message).toMatch(/must hold 1 to 10000 transactions/);
+    const tooMany = await post(
+      "/transactions",
+      Array.from({ length: config.batchEndpointRowsMax + 1 }, () => paysimRow),
+    );
+    expect(tooMany.status).toBe(422);
+  });
+
+  test("an Idempotency-Key gives element i the id of key:i", async () => {
+    const key = `batch-${crypto.randomUUID()}`;
+    const response = await post("/transactions", [paysimRow, paysimRow], { "idempotency-key": key });
+    const { transactionIds } = (await response.json()) as { transactionIds: string[] };
+    expect(transactionIds).toEqual([transactionIdForKey(`${key}:0`), transactionIdForKey(`${key}:1`)]);
+  });
+});
+
+test("when Kafka cannot take the write in time: 503 with Retry-After, never 202", async () => {
+  // A real producer pointed at a port where no broker listens.
+  const deadConfig = testConfig({ ...topics, kafkaBrokers: ["127.0.0.1:1"], acceptTimeoutMs: 500 });
+  const producer = createProducer({ brokers: deadConfig.kafkaBrokers, clientId: "dead", timeoutMs: 300 });
+  const batcher = new ProduceBatcher({
+    send: (messages) => produce(producer, messages),
+    lingerMs: 1,
+    batchMessagesMax: 10,
+    inFlightMax: 1,
+    queuedMessagesMax: 100,
+  });
+  const sql = openDatabase(deadConfig.databaseUrl, { poolMax: 1 });
+  const app = createApp({ config: deadConfig, sql, batcher, kafkaAnswers: async () => false });
+  const response = await app.handle(
+    new Request("http://txlog/transaction", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(paysimRow),
+    }),
+  );
+  expect(response.status).toBe(503);
+  expect(response.headers.get("retry-after")).toBe("1");
+  expect(((await response.json()) as { message: string }).message).toMatch(/retry with the same Idempotency-Key/);
+
+  const health = await app.handle(new Request("http://txlog/health"));
+  expect(health.status).toBe(503);
+  expect(((await health.json()) as { message: string }).message).toBe("Kafka not answering");
+  await sql.end();
+  await producer.close(true).catch(() => {});
+}, 30_000);
+
+test("GET /health: 200 when Kafka and PostgreSQL answer", async () => {
+  const response = await fetch(`${api.url}/health`);
+  expect(response.status).toBe(200);
+  expect(await response.json()).toEqual({ status: "ok", kafka: "up", postgres: "up" });
+});
+
+test("Swagger UI and the OpenAPI document list every route with its schema", async () => {
+  const ui = await fetch(`${api.url}/swagger`);
+  expect(ui.status).toBe(200);
+  expect(await ui.text()).toContain("<html");
+  const doc = (await (await fetch(`${api.url}/swagger/json`)).json()) as {
+    paths: Record<string, Record<string, { requestBody?: unknown }>>;
+  };
+  for (const path of [
+    "/transaction",
+    "/transactions",
+    "/transactions/{id}",
+    "/reports",
+    "/reports/summary",
+    "/health",
+  ]) {
+    expect(Object.keys(doc.paths)).toContain(path);
+  }
+  expect(JSON.stringify(doc.paths["/transaction"]?.post?.requestBody)).toContain("nameOrig");
+});
+
+test("`bun run api` with no broker answering exits 1 and names the broker", async () => {
+  const child = Bun.spawn(["bun", "run", "src/api.ts"], {
+    env: { ...process.env, KAFKA_BROKERS: "127.0.0.1:1", KAFKA_TIMEOUT_MS: "500", PORT: "65000" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stderr = await new Response(child.stderr).text();
+  expect(await child.exited).toBe(1);
+  expect(stderr).toContain("txlog API could not start (Kafka 127.0.0.1:1");
+}, 60_000);
