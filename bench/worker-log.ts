@@ -1,6 +1,6 @@
 // Reads the per-batch log lines of the workers as they come:
 //   Message Received: N messages (B bytes) from partitions P in F ms   (F: batch fill time)
-//   DB Committed: N rows (D already present, L dead-lettered) in W ms  (W: decode, write, offset commit)
+//   DB Committed: N rows (D already present, L dead-lettered) in W ms, PATH  (W: decode, write, offset commit)
 // They give the time of the last commit to the millisecond and where the
 // worker's time goes, at no cost to the database. When the format changes the
 // benchmark still works from its database polls; only these figures go missing.

@@ -160,6 +160,10 @@ function runWorker(
   // heartbeats run on their own timer.
   let stopping = false;
   let ended = false;
+  // COPY straight into transactions unless the last batch held ids already
+  // stored: a redelivered backlog (after a crash or rebalance) goes the
+  // staging way until a batch comes through with no duplicate.
+  let directCopy = true;
   let streamError: unknown;
   // Listeners stay for the stream's life: with no 'readable' listener Node
   // sets readableFlowing back to null, and @platformatic/kafka then stops
@@ -285,8 +289,11 @@ function runWorker(
       `Message Received: ${batch.items.length} messages (${batch.bytes} bytes) from partitions ${partitions.join(",")} in ${batch.closedAtMs - batch.openedAtMs} ms`,
     );
     const startedMs = Date.now();
-    const written = await retrying("database write", () => writeBatchIsolating(sql, rows, {}, lines));
+    const written = await retrying("database write", () =>
+      writeBatchIsolating(sql, rows, { direct: directCopy }, lines),
+    );
     if (written === undefined) return false;
+    directCopy = written.duplicates === 0;
     for (const { row, reason } of written.rejected) {
       const message = sources.get(row) as KafkaMessage;
       letters.push({ message, reason: `database refused: ${reason}` });
@@ -313,7 +320,7 @@ function runWorker(
     stats.duplicates += written.duplicates;
     stats.deadLettered += letters.length;
     log(
-      `DB Committed: ${written.inserted} rows (${written.duplicates} already present, ${letters.length} dead-lettered) in ${Date.now() - startedMs} ms`,
+      `DB Committed: ${written.inserted} rows (${written.duplicates} already present, ${letters.length} dead-lettered) in ${Date.now() - startedMs} ms, ${written.path === "direct" ? "COPY into transactions" : "through staging"}`,
     );
     return true;
   }

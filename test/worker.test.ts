@@ -140,7 +140,9 @@ test("offsets are committed after the batch is written: committed equals end off
     expect(match).not.toBeNull();
     expect(Number(match?.[1])).toBeLessThanOrEqual(7);
   }
-  expect(committedLines[0]).toMatch(/^DB Committed: \d+ rows \(0 already present, 0 dead-lettered\) in \d+ ms$/);
+  expect(committedLines[0]).toMatch(
+    /^DB Committed: \d+ rows \(0 already present, 0 dead-lettered\) in \d+ ms, COPY into transactions$/,
+  );
 }, 30_000);
 
 test("the same transaction id produced twice leaves one row", async () => {

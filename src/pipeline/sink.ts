@@ -1,8 +1,12 @@
-// Writes a batch of decoded transactions to PostgreSQL: one transaction per
-// batch, COPY into a temporary staging table, then one INSERT … SELECT that
-// skips ids already present. The id is the primary key, so writing the same
-// batch again (after a crash, a failed offset commit, a rebalance) adds nothing.
-import { Readable } from "node:stream";
+// Writes a batch of decoded transactions to PostgreSQL, one transaction per
+// batch. The fast way, taken first: COPY the rows straight into transactions.
+// The transaction id is the primary key, so a batch holding an id already
+// stored (a redelivery after a crash, a failed offset commit, a rebalance, a
+// retried Idempotency-Key) makes that COPY fail as a whole and roll back;
+// the batch is then written the careful way: COPY into a temporary staging
+// table and one INSERT … SELECT that skips ids already present. Either way,
+// writing the same batch again adds nothing.
+import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CopyTextError, copyField } from "./copy-text.ts";
 import type { Sql } from "./db.ts";
@@ -21,7 +25,11 @@ export interface WriteResult {
   inserted: number;
   /** Rows whose id was already in the table (or twice in the batch). */
   duplicates: number;
+  /** "direct": COPY into transactions; "staging": through the staging table. */
+  path: WritePath;
 }
+
+export type WritePath = "direct" | "staging";
 
 export class SinkInvariantError extends Error {
   constructor(message: string) {
@@ -45,18 +53,26 @@ const copyChunkLines = 1000;
 
 export interface WriteOptions {
   /**
-   * Longest wait for the COPY to finish, milliseconds. postgres.js 3.4.9 never
+   * Longest wait for a COPY to finish, milliseconds. postgres.js 3.4.9 never
    * settles a COPY the server rejects after the last chunk (porsager/postgres
-   * #1173): without this bound the transaction would hang, unrolled-back, forever.
+   * #1173; patches/postgres@3.4.9.patch applies the fix of PR #1183): should
+   * a dependency update lose that fix, this bound still turns the hang into
+   * an error and a rollback.
    */
   copyTimeoutMs?: number;
+  /**
+   * Try COPY straight into transactions first (default true). The worker turns
+   * it off after a batch that held duplicates: a redelivered backlog would
+   * otherwise fail the fast way batch after batch.
+   */
+  direct?: boolean;
 }
 
 export const copyTimeoutMsDefault = 60_000;
 
 export class CopyTimeoutError extends Error {
   constructor(timeoutMs: number) {
-    super(`COPY into staging did not finish within ${timeoutMs} ms`);
+    super(`COPY did not finish within ${timeoutMs} ms`);
     this.name = "CopyTimeoutError";
   }
 }
@@ -67,15 +83,78 @@ export class CopyTimeoutError extends Error {
  * finds which.
  */
 export async function writeBatch(sql: Sql, rows: SinkRow[], options: WriteOptions = {}): Promise<WriteResult> {
-  if (rows.length === 0) return { inserted: 0, duplicates: 0 };
   // Encode before BEGIN: a row that cannot be encoded fails without a round trip.
-  return writeStagingLines(sql, rows.map(stagingLine), rows.length, options);
+  return writeLines(sql, rows.map(stagingLine), rows.length, options);
 }
 
 /**
- * The transaction of writeBatch, from encoded lines; `expectedRows` is the
- * batch size the staging table must hold. Exported for tests, which feed it
- * lines no SinkRow can produce.
+ * writeBatch from encoded lines (rows.map(stagingLine)): the direct COPY
+ * first unless options.direct is false, and the staging table when the
+ * direct COPY is refused for its data (a duplicate id, or a value PostgreSQL
+ * refuses, which the staging path then reports with a normal SQL error).
+ */
+export async function writeLines(
+  sql: Sql,
+  lines: string[],
+  expectedRows: number,
+  options: WriteOptions = {},
+): Promise<WriteResult> {
+  if (expectedRows === 0) return { inserted: 0, duplicates: 0, path: "direct" };
+  if (options.direct !== false) {
+    try {
+      return await copyDirect(sql, lines, expectedRows, options);
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+    }
+  }
+  return writeStagingLines(sql, lines, expectedRows, options);
+}
+
+/** The batch's lines as COPY chunks of at most copyChunkLines lines each. */
+function copyChunks(lines: string[]): string[] {
+  const chunks: string[] = [];
+  for (let i = 0; i < lines.length; i += copyChunkLines) chunks.push(lines.slice(i, i + copyChunkLines).join(""));
+  return chunks;
+}
+
+async function copyInto(copy: Promise<Writable>, chunks: string[], copyTimeoutMs: number) {
+  await withTimeout(
+    (async () => pipeline(Readable.from(chunks), await copy))(),
+    copyTimeoutMs,
+    () => new CopyTimeoutError(copyTimeoutMs),
+  );
+}
+
+/**
+ * COPY straight into transactions: no staging table, no second pass. COPY is
+ * all or nothing, so when it succeeds every line is one new row; status and
+ * committed_at take their column defaults ('Completed', the transaction's
+ * now(), as on the staging path).
+ */
+async function copyDirect(sql: Sql, lines: string[], expectedRows: number, options: WriteOptions) {
+  if (lines.length !== expectedRows) {
+    throw new SinkInvariantError(`${lines.length} lines for a batch of ${expectedRows}`);
+  }
+  const chunks = copyChunks(lines);
+  return sql.begin(async (tx) => {
+    const copy = tx`
+      COPY transactions (
+        transaction_id, step, type, amount,
+        name_orig, oldbalance_org, newbalance_orig,
+        name_dest, oldbalance_dest, newbalance_dest,
+        is_fraud, is_flagged_fraud, accepted_at,
+        kafka_partition, kafka_offset
+      ) FROM STDIN`.writable();
+    // Throwing out of the callback makes sql.begin send ROLLBACK.
+    await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
+    return { inserted: expectedRows, duplicates: 0, path: "direct" as const };
+  });
+}
+
+/**
+ * The careful way, from encoded lines; `expectedRows` is the batch size the
+ * staging table must hold. Exported for tests, which feed it lines no SinkRow
+ * can produce.
  */
 export async function writeStagingLines(
   sql: Sql,
@@ -83,9 +162,7 @@ export async function writeStagingLines(
   expectedRows: number,
   options: WriteOptions = {},
 ): Promise<WriteResult> {
-  const copyTimeoutMs = options.copyTimeoutMs ?? copyTimeoutMsDefault;
-  const chunks: string[] = [];
-  for (let i = 0; i < lines.length; i += copyChunkLines) chunks.push(lines.slice(i, i + copyChunkLines).join(""));
+  const chunks = copyChunks(lines);
 
   return sql.begin(async (tx) => {
     // Text columns: COPY itself never rejects a value; the casts in the INSERT
@@ -99,7 +176,7 @@ export async function writeStagingLines(
         is_fraud text, is_flagged_fraud text, accepted_at text,
         kafka_partition text, kafka_offset text
       ) ON COMMIT DELETE ROWS`;
-    const copy = await tx`
+    const copy = tx`
       COPY txlog_staging (
         transaction_id, step, type, amount,
         name_orig, oldbalance_org, newbalance_orig,
@@ -107,8 +184,7 @@ export async function writeStagingLines(
         is_fraud, is_flagged_fraud, accepted_at,
         kafka_partition, kafka_offset
       ) FROM STDIN`.writable();
-    // Throwing out of the callback makes sql.begin send ROLLBACK.
-    await withTimeout(pipeline(Readable.from(chunks), copy), copyTimeoutMs, () => new CopyTimeoutError(copyTimeoutMs));
+    await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
 
     // The staging count and the insert travel in one statement (one round
     // trip). ORDER BY id keeps the first copy of an id sent twice in one batch
@@ -144,7 +220,7 @@ export async function writeStagingLines(
     if (inserted.count < 0 || inserted.count > expectedRows) {
       throw new SinkInvariantError(`inserted ${inserted.count} rows from a batch of ${expectedRows}`);
     }
-    return { inserted: inserted.count, duplicates: expectedRows - inserted.count };
+    return { inserted: inserted.count, duplicates: expectedRows - inserted.count, path: "staging" as const };
   });
 }
 
@@ -185,22 +261,23 @@ export async function writeBatchIsolating(
   lines?: string[],
 ): Promise<IsolatedWriteResult> {
   try {
-    const result =
-      lines === undefined
-        ? await writeBatch(sql, rows, options)
-        : await writeStagingLines(sql, lines, rows.length, options);
+    const result = await writeLines(sql, lines ?? rows.map(stagingLine), rows.length, options);
     return { ...result, rejected: [] };
   } catch (error) {
     if (!isDataError(error)) throw error;
     if (rows.length === 1) {
-      return { inserted: 0, duplicates: 0, rejected: [{ row: rows[0] as SinkRow, reason: errorText(error) }] };
+      const reason = errorText(error);
+      return { inserted: 0, duplicates: 0, path: "staging", rejected: [{ row: rows[0] as SinkRow, reason }] };
     }
+    // The halves go the careful way: the direct COPY would only fail again.
+    const halves = { ...options, direct: false };
     const middle = Math.ceil(rows.length / 2);
-    const first = await writeBatchIsolating(sql, rows.slice(0, middle), options);
-    const second = await writeBatchIsolating(sql, rows.slice(middle), options);
+    const first = await writeBatchIsolating(sql, rows.slice(0, middle), halves);
+    const second = await writeBatchIsolating(sql, rows.slice(middle), halves);
     return {
       inserted: first.inserted + second.inserted,
       duplicates: first.duplicates + second.duplicates,
+      path: "staging",
       rejected: [...first.rejected, ...second.rejected],
     };
   }
