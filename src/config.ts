@@ -215,6 +215,20 @@ export const settings = {
     16,
     "worker: batches written to PostgreSQL at once at most (one connection each); offsets still commit in order",
   ),
+  workerFetchBytesMin: integer(
+    "WORKER_FETCH_BYTES_MIN",
+    64 * 1024,
+    1,
+    64 * 1024 * 1024,
+    "worker: bytes the broker gathers before it answers a fetch (or WORKER_FETCH_WAIT_MS_MAX passes)",
+  ),
+  workerFetchWaitMsMax: integer(
+    "WORKER_FETCH_WAIT_MS_MAX",
+    50,
+    0,
+    10000,
+    "worker: longest the broker holds a fetch for WORKER_FETCH_BYTES_MIN, milliseconds (latency it may add)",
+  ),
   workerRssBytesSoftMax: integer(
     "WORKER_RSS_BYTES_SOFT_MAX",
     224 * 1024 * 1024,

@@ -106,7 +106,14 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     await migrate(sql);
     await ensureTopics(connection, txlogTopics(config));
     producer = createProducer(connection);
-    const groupConsumer = createConsumer(connection, { groupId: config.groupId });
+    // Fetches wait for WORKER_FETCH_BYTES_MIN: under a trickle of single
+    // POSTs, a fetch answered at the first byte meant one fetch per produce
+    // request, and each costs the broker about as much CPU as the produce.
+    const groupConsumer = createConsumer(connection, {
+      groupId: config.groupId,
+      fetchBytesMin: config.workerFetchBytesMin,
+      fetchWaitMsMax: config.workerFetchWaitMsMax,
+    });
     consumer = groupConsumer;
     // Registered before consume(): the first join happens inside it.
     groupConsumer.on("consumer:group:join", () => {
