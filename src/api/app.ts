@@ -5,8 +5,8 @@ import { Elysia } from "elysia";
 import type { Config } from "../config.ts";
 import type { Sql } from "../pipeline/db.ts";
 import type { ProduceBatcher } from "../pipeline/produce-batcher.ts";
-import { checkTransaction, type FieldError } from "../pipeline/schema.ts";
-import { checkBatch, invalid, RequestError } from "./errors.ts";
+import type { FieldError } from "../pipeline/schema.ts";
+import { invalid, RequestError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { reportRoutes } from "./reports.ts";
 import { transactionRoutes } from "./transactions.ts";
@@ -18,22 +18,15 @@ export interface ApiDeps {
   kafkaAnswers(): Promise<boolean>;
 }
 
-/** Field errors for a value Elysia's validator refused, in our words. */
-function describeValidation(
-  error: { type: string; value: unknown; all: { path: string; summary?: string; schema?: unknown; message: string }[] },
-  config: Config,
-  path: string,
-  rawBody: string | undefined,
-): FieldError[] {
-  if (error.type === "body") {
-    const body = rawBody === undefined ? error.value : JSON.parse(rawBody);
-    if (path === "/transactions") {
-      const checked = checkBatch(body, config.batchEndpointRowsMax);
-      if (!checked.ok) return checked.errors;
-    }
-    const checked = checkTransaction(body);
-    if (!checked.ok) return checked.errors;
-  }
+/**
+ * Field errors for a value Elysia's validator refused (a query or a path
+ * parameter), in our words. Bodies are checked by the routes themselves
+ * (checkTransaction / checkBatch), which name every error.
+ */
+function describeValidation(error: {
+  type: string;
+  all: { path: string; summary?: string; schema?: unknown; message: string }[];
+}): FieldError[] {
   return error.all.map((item) => {
     const field = item.path.replace(/^\//, "").replaceAll("/", ".") || `(${error.type})`;
     const custom = (item.schema as { error?: unknown } | undefined)?.error;
@@ -42,18 +35,11 @@ function describeValidation(
 }
 
 export function createApp(deps: ApiDeps) {
-  const { config } = deps;
-  // Elysia fills defaults into the parsed body before validating it (an array
-  // even gains object keys), so error messages are computed from the text the
-  // client sent, kept here until the request is done.
-  const rawBodies = new WeakMap<Request, string>();
   // normalize: false — unknown fields are refused, never silently dropped.
   return new Elysia({ name: "txlog", normalize: false })
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       if (!contentType?.startsWith("application/json")) return;
-      const text = await request.text();
-      rawBodies.set(request, text);
-      return JSON.parse(text);
+      return JSON.parse(await request.text());
     })
     .use(
       swagger({
@@ -73,14 +59,13 @@ export function createApp(deps: ApiDeps) {
         },
       }),
     )
-    .onError(({ code, error, set, path, request }) => {
+    .onError(({ code, error, set, path }) => {
       if (error instanceof RequestError) {
         set.status = error.status;
         return error.body;
       }
       if (code === "VALIDATION") {
-        const raw = rawBodies.get(request);
-        const errors = describeValidation(error as never, config, path, raw);
+        const errors = describeValidation(error as never);
         const where = (error as { type: string }).type;
         set.status = where === "body" ? 422 : 400;
         return invalid(

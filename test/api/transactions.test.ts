@@ -277,7 +277,12 @@ test("Swagger UI and the OpenAPI document list every route with its schema", asy
   ]) {
     expect(Object.keys(doc.paths)).toContain(path);
   }
-  expect(JSON.stringify(doc.paths["/transaction"]?.post?.requestBody)).toContain("nameOrig");
+  for (const path of ["/transaction", "/transactions"]) {
+    const post = doc.paths[path]?.post as { requestBody?: unknown; parameters?: { in: string; name: string }[] };
+    expect(JSON.stringify(post.requestBody)).toContain("nameOrig");
+    expect(post.parameters?.some((p) => p.in === "header" && p.name === "Idempotency-Key")).toBe(true);
+  }
+  expect(JSON.stringify(doc.paths["/transactions"]?.post?.requestBody)).toContain('"type":"array"');
 });
 
 test("`bun run api` with no broker answering exits 1 and names the broker", async () => {
