@@ -2,8 +2,9 @@
 //
 // @platformatic/kafka sends one produce request per send() call and does not
 // linger, so at a few thousand POSTs per second one request per POST would be
-// bound by round trips. Here a submit waits at most `lingerMs` for company, a
-// request carries at most `batchMessagesMax` messages, at most
+// bound by round trips. Here a submit waits at most `lingerMs` for company
+// (counted from when it arrived: one that already waited that long behind a
+// request in flight goes as soon as that request is answered), a request carries at most `batchMessagesMax` messages, at most
 // `inFlightMax` requests are outstanding, and at most `queuedMessagesMax`
 // messages wait: past that a submit fails at once (the API answers 503)
 // instead of queueing without bound.
@@ -32,6 +33,8 @@ export class OverloadedError extends Error {
 
 interface Waiting {
   messages: OutgoingMessage[];
+  /** performance.now() when it was submitted. */
+  queuedAtMs: number;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -70,7 +73,7 @@ export class ProduceBatcher {
       return Promise.reject(new OverloadedError(this.#options.queuedMessagesMax));
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ messages, resolve, reject });
+      this.#queue.push({ messages, queuedAtMs: performance.now(), resolve, reject });
       this.#queuedMessages += messages.length;
       this.#schedule();
     });
@@ -82,10 +85,15 @@ export class ProduceBatcher {
       this.#flush();
       return;
     }
+    const waitedMs = performance.now() - (this.#queue[0] as Waiting).queuedAtMs;
+    if (waitedMs >= this.#options.lingerMs) {
+      this.#flush();
+      return;
+    }
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.#flush();
-    }, this.#options.lingerMs);
+    }, this.#options.lingerMs - waitedMs);
   }
 
   #flush(): void {
