@@ -11,6 +11,7 @@ import { settings } from "../src/config.ts";
 import { dropDatabase, ensureDatabase, openDatabase, withDatabase } from "../src/pipeline/db.ts";
 import { deleteGroups, deleteTopics, kafkaAnswers, namesWithPrefix } from "../src/pipeline/kafka.ts";
 import { migrate } from "../src/pipeline/migrate.ts";
+import { dropAbandonedTestDatabases, runDatabaseName } from "./abandoned.ts";
 
 const runId = randomBytes(4).toString("hex");
 const prefix = `txlog-test-${runId}`;
@@ -29,7 +30,9 @@ const broker = await ensureBroker({
 });
 
 const baseUrl = process.env.DATABASE_URL || settings.databaseUrl.defaultValue;
-const databaseUrl = withDatabase(baseUrl, prefix.replaceAll("-", "_"));
+const abandoned = await dropAbandonedTestDatabases(baseUrl);
+if (abandoned.length > 0) console.error(`dropped databases of test runs that were killed: ${abandoned.join(", ")}`);
+const databaseUrl = withDatabase(baseUrl, runDatabaseName(runId));
 await ensureDatabase(databaseUrl);
 const sql = openDatabase(databaseUrl, { poolMax: 1 });
 await migrate(sql);
