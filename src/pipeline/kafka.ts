@@ -4,6 +4,7 @@
 import {
   Admin,
   Consumer,
+  findErrorBy,
   type Message,
   type MessagesStream,
   ProduceAcks,
@@ -90,8 +91,10 @@ export async function ensureTopics(connection: KafkaConnection, topics: TopicSpe
       try {
         await client.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: -1 });
       } catch (error) {
-        // Another process may have created it since we listed: check again.
-        if (!(await client.listTopics()).includes(topic.name)) throw error;
+        // Another process (the API and the worker start together) created it
+        // since we listed. Its name may not be in the broker's metadata yet,
+        // so the error code is what tells, not a second listing.
+        if (findErrorBy(error as Error, "apiId", "TOPIC_ALREADY_EXISTS") === null) throw error;
       }
     }
     await waitForLeaders(

@@ -25,6 +25,21 @@ test("nothing answers on a port with no broker", async () => {
   expect(await kafkaAnswers({ ...connection, brokers: ["127.0.0.1:1"], timeoutMs: 1000 })).toBe(false);
 });
 
+test("processes creating the same topics at once all succeed (the API and the worker start together)", async () => {
+  // Several rounds: the race (one creates, the other is told TOPIC_ALREADY_EXISTS
+  // before the name is in its metadata) made `npm start` fail once.
+  for (let round = 0; round < 5; round++) {
+    const topics = [
+      { name: `${config.topic}.race-${round}`, partitions: 3 },
+      { name: `${config.topic}.race-${round}.dlq`, partitions: 1 },
+    ];
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, () => ensureTopics({ ...connection, clientId: `race-${round}` }, topics)),
+    );
+    expect(results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok"))).toEqual(["ok", "ok", "ok", "ok"]);
+  }
+});
+
 test("a message produced through kafka.ts is consumed back with its key, value and headers", async () => {
   await ensureTopics(connection, [{ name: topic, partitions: 2 }]);
   // Creating again is a no-op, not an error.
