@@ -25,6 +25,7 @@ import {
   produce,
 } from "../src/pipeline/kafka.ts";
 import { encodeMessage } from "../src/pipeline/schema.ts";
+import { lineColumns } from "../src/pipeline/sink.ts";
 import { answers, startChild, waitUntilReady } from "./children.ts";
 import { type LoadResult, percentiles, runLoad } from "./load.ts";
 import { sampleProcess } from "./procstat.ts";
@@ -41,24 +42,6 @@ export function rate(rows: number, seconds: number): Rate {
 }
 
 // --- copy -------------------------------------------------------------------
-
-const copyColumns = [
-  "transaction_id",
-  "step",
-  "type",
-  "amount",
-  "name_orig",
-  "oldbalance_org",
-  "newbalance_orig",
-  "name_dest",
-  "oldbalance_dest",
-  "newbalance_dest",
-  "is_fraud",
-  "is_flagged_fraud",
-  "accepted_at",
-  "kafka_partition",
-  "kafka_offset",
-];
 
 /** Name of the scratch table of the copy ceiling (dropped after). */
 export const copyCeilingTable = "bench_copy_ceiling";
@@ -108,7 +91,7 @@ export async function copyCeiling(sql: Sql, source: RowSource, file: string, par
     // Dirty pages of earlier phases are not this phase's cost.
     await sql`CHECKPOINT`;
     const startedMs = performance.now();
-    const copy = await sql`COPY ${sql(copyCeilingTable)} (${sql(copyColumns)}) FROM STDIN`.writable();
+    const copy = await sql`COPY ${sql(copyCeilingTable)} (${sql(lineColumns)}) FROM STDIN`.writable();
     await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), copy);
     const seconds = (performance.now() - startedMs) / 1000;
     const [stored] = await sql<{ n: number }[]>`SELECT count(*)::integer AS n FROM ${sql(copyCeilingTable)}`;

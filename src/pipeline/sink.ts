@@ -38,7 +38,26 @@ export class SinkInvariantError extends Error {
   }
 }
 
-/** A row as one COPY text line, in the staging table's column order. */
+/** The columns of a stagingLine, in order: COPY names them for both tables. */
+export const lineColumns = [
+  "transaction_id",
+  "step",
+  "type",
+  "amount",
+  "name_orig",
+  "oldbalance_org",
+  "newbalance_orig",
+  "name_dest",
+  "oldbalance_dest",
+  "newbalance_dest",
+  "is_fraud",
+  "is_flagged_fraud",
+  "accepted_at",
+  "kafka_partition",
+  "kafka_offset",
+];
+
+/** A row as one COPY text line, fields in the order of lineColumns. */
 export function stagingLine(row: SinkRow): string {
   const t = row.transaction;
   // Only the names can hold a character COPY escapes (a backslash): every
@@ -137,14 +156,7 @@ async function copyDirect(sql: Sql, lines: string[], expectedRows: number, optio
   }
   const chunks = copyChunks(lines);
   return sql.begin(async (tx) => {
-    const copy = tx`
-      COPY transactions (
-        transaction_id, step, type, amount,
-        name_orig, oldbalance_org, newbalance_orig,
-        name_dest, oldbalance_dest, newbalance_dest,
-        is_fraud, is_flagged_fraud, accepted_at,
-        kafka_partition, kafka_offset
-      ) FROM STDIN`.writable();
+    const copy = tx`COPY transactions (${tx(lineColumns)}) FROM STDIN`.writable();
     // Throwing out of the callback makes sql.begin send ROLLBACK.
     await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
     return { inserted: expectedRows, duplicates: 0, path: "direct" as const };
@@ -176,14 +188,7 @@ export async function writeStagingLines(
         is_fraud text, is_flagged_fraud text, accepted_at text,
         kafka_partition text, kafka_offset text
       ) ON COMMIT DELETE ROWS`;
-    const copy = tx`
-      COPY txlog_staging (
-        transaction_id, step, type, amount,
-        name_orig, oldbalance_org, newbalance_orig,
-        name_dest, oldbalance_dest, newbalance_dest,
-        is_fraud, is_flagged_fraud, accepted_at,
-        kafka_partition, kafka_offset
-      ) FROM STDIN`.writable();
+    const copy = tx`COPY txlog_staging (${tx(lineColumns)}) FROM STDIN`.writable();
     await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
 
     // The staging count and the insert travel in one statement (one round
