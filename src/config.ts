@@ -225,7 +225,9 @@ export const settings = {
   workerFetchWaitMsMax: integer(
     "WORKER_FETCH_WAIT_MS_MAX",
     50,
-    0,
+    // Not 0: with nothing to read, every fetch would come back at once and
+    // the worker would poll the broker in a tight loop.
+    10,
     10000,
     "worker: longest the broker holds a fetch for WORKER_FETCH_BYTES_MIN, milliseconds (latency it may add)",
   ),

@@ -24,7 +24,7 @@ export interface TransactionRoutesDeps {
 
 const idempotencyKeyMax = 255;
 const idempotencyKeyRule = `must be 1 to ${idempotencyKeyMax} printable ASCII characters`;
-const idempotencyKeyPattern = /^[\x20-\x7E]{1,255}$/;
+const idempotencyKeyPattern = new RegExp(`^[\\x20-\\x7E]{1,${idempotencyKeyMax}}$`);
 const IdempotencyKey = t.String({
   minLength: 1,
   maxLength: idempotencyKeyMax,
