@@ -217,7 +217,7 @@ export const settings = {
   ),
   workerFetchBytesMin: integer(
     "WORKER_FETCH_BYTES_MIN",
-    64 * 1024,
+    256 * 1024,
     1,
     64 * 1024 * 1024,
     "worker: bytes the broker gathers before it answers a fetch (or WORKER_FETCH_WAIT_MS_MAX passes)",
