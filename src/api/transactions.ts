@@ -25,10 +25,11 @@ export interface TransactionRoutesDeps {
 const idempotencyKeyMax = 255;
 const idempotencyKeyRule = `must be 1 to ${idempotencyKeyMax} printable ASCII characters`;
 const idempotencyKeyPattern = new RegExp(`^[\\x20-\\x7E]{1,${idempotencyKeyMax}}$`);
+/** For OpenAPI only: idempotencyKey() checks the header with the same pattern. */
 const IdempotencyKey = t.String({
   minLength: 1,
   maxLength: idempotencyKeyMax,
-  pattern: "^[\\x20-\\x7E]+$",
+  pattern: idempotencyKeyPattern.source,
   description:
     "client-chosen key: the same key always yields the same transactionId, so a retried request cannot create a second row",
 });

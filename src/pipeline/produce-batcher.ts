@@ -4,10 +4,10 @@
 // linger, so at a few thousand POSTs per second one request per POST would be
 // bound by round trips. Here a submit waits at most `lingerMs` for company
 // (counted from when it arrived: one that already waited that long behind a
-// request in flight goes as soon as that request is answered), a request carries at most `batchMessagesMax` messages, at most
-// `inFlightMax` requests are outstanding, and at most `queuedMessagesMax`
-// messages wait: past that a submit fails at once (the API answers 503)
-// instead of queueing without bound.
+// request in flight goes as soon as that request is answered), a request
+// carries at most `batchMessagesMax` messages, at most `inFlightMax` requests
+// are outstanding, and at most `queuedMessagesMax` messages wait: past that a
+// submit fails at once (the API answers 503) instead of queueing without bound.
 import type { OutgoingMessage } from "./kafka.ts";
 
 export interface ProduceBatcherOptions {

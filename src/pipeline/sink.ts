@@ -136,9 +136,10 @@ function copyChunks(lines: string[]): string[] {
   return chunks;
 }
 
-async function copyInto(copy: Promise<Writable>, chunks: string[], copyTimeoutMs: number) {
-  await withTimeout(
-    (async () => pipeline(Readable.from(chunks), await copy))(),
+/** Streams `chunks` into a COPY … FROM STDIN, bounded by copyTimeoutMs. */
+function copyInto(copy: Promise<Writable>, chunks: string[], copyTimeoutMs: number): Promise<void> {
+  return withTimeout(
+    copy.then((writable) => pipeline(Readable.from(chunks), writable)),
     copyTimeoutMs,
     () => new CopyTimeoutError(copyTimeoutMs),
   );
