@@ -50,6 +50,7 @@ import {
 } from "./procstat.ts";
 import { Progress } from "./progress.ts";
 import {
+  type ApiProduceFigures,
   judge,
   markdown,
   type ProcessFigures,
@@ -60,7 +61,7 @@ import {
   writeResults,
 } from "./report.ts";
 import { type Bodies, fileRows, generatedRows, type RowSource, requestBodies } from "./rows.ts";
-import { WorkerLog } from "./worker-log.ts";
+import { apiProduceFigures, WorkerLog } from "./worker-log.ts";
 
 // --- limits -----------------------------------------------------------------
 
@@ -611,6 +612,8 @@ interface PipelineRun {
   commitEndMs: number;
   figures: ReturnType<typeof phaseFigures>;
   workerLog: WorkerLog;
+  /** The API's produce figures, once it stopped (via http and batch). */
+  apiProduce(): ApiProduceFigures | undefined;
 }
 
 /**
@@ -621,6 +624,7 @@ interface PipelineRun {
 async function runPipeline(run: Run): Promise<PipelineRun> {
   const { options, config, connection, sql, source, bodies, offered, progress, say, env, logDir, profileDir } = run;
   const workerLog = new WorkerLog();
+  let apiProduce: ApiProduceFigures | undefined;
   const workerNames = Array.from({ length: options.workers }, (_, i) =>
     options.workers === 1 ? "worker" : `worker-${i + 1}`,
   );
@@ -717,7 +721,18 @@ async function runPipeline(run: Run): Promise<PipelineRun> {
     const port = await freePort();
     const apiEnv = { ...env, PORT: String(port) };
     workers = startWorkers();
-    api = track(startChild({ name: "api", file: "src/api.ts", env: apiEnv, logDir, cpuProfileDir: profileDir }));
+    api = track(
+      startChild({
+        name: "api",
+        file: "src/api.ts",
+        env: apiEnv,
+        logDir,
+        cpuProfileDir: profileDir,
+        onLine: (line) => {
+          apiProduce = apiProduceFigures(line) ?? apiProduce;
+        },
+      }),
+    );
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitUntilReady(api, () => answers(`${apiUrl}/health`), startTimeoutMs, "answering /health");
     await workersReady(workers, false);
@@ -774,6 +789,7 @@ async function runPipeline(run: Run): Promise<PipelineRun> {
     commitEndMs,
     figures: phaseFigures(before, after, acceptedRows),
     workerLog,
+    apiProduce: () => apiProduce,
   };
 }
 
@@ -806,6 +822,7 @@ async function run(options: Options): Promise<number> {
     commitEndMs,
     figures,
     workerLog,
+    apiProduce,
   } = await runPipeline(opened);
   const reconciliation = await reconcile(sql, connection, config.dlqTopic, acceptedRows, offered);
   const rowsFigures = await rowFigures(sql, phaseStartedAt, seconds(phaseStartMs, commitEndMs));
@@ -859,6 +876,7 @@ async function run(options: Options): Promise<number> {
       machineBusyShare: figures.machineBusyShare,
       otherCpuSeconds: figures.otherCpuSeconds,
       workerLog: workerLog.figures(),
+      apiProduce: apiProduce(),
       backlog,
     },
     ceilings,

@@ -17,6 +17,14 @@ export interface ProcessFigures {
   peakRssBytes: number;
 }
 
+/** The API's produce requests to Kafka, from its log line on stopping. */
+export interface ApiProduceFigures {
+  requests: number;
+  messagesPerRequestMean: number;
+  /** Mean time from sending a produce request to the broker's answer, milliseconds. */
+  answerMsMean: number;
+}
+
 export interface WorkerLogFigures {
   batches: number;
   rowsPerBatchMean: number;
@@ -105,6 +113,7 @@ export interface Results {
     /** Busy CPU of the machine not accounted for by the processes above (kernel, other users), seconds. */
     otherCpuSeconds: number;
     workerLog?: WorkerLogFigures;
+    apiProduce?: ApiProduceFigures;
     /** via kafka: the backlog produced before the worker started, and the worker's start-up. */
     backlog?: { produce: Rate; workerStartSeconds: number };
   };
@@ -265,6 +274,12 @@ export function markdown(results: Results): string {
     const w = p.workerLog;
     lines.push(
       `| worker batches: count, rows mean, write p50 / max, fill+write time | ${number(w.batches)}, ${number(w.rowsPerBatchMean)}, ${number(w.writeMsP50)} / ${number(w.writeMsMax)} ms, ${number(w.fillSeconds, 2)} s + ${number(w.writeSeconds, 2)} s | | |`,
+    );
+  }
+  if (p.apiProduce) {
+    const a = p.apiProduce;
+    lines.push(
+      `| API produce requests: count, messages mean, answered in (mean) | ${number(a.requests)}, ${number(a.messagesPerRequestMean, 1)}, ${number(a.answerMsMean, 2)} ms | | |`,
     );
   }
   if (p.backlog) {

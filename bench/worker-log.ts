@@ -4,7 +4,7 @@
 // They give the time of the last commit to the millisecond and where the
 // worker's time goes, at no cost to the database. When the format changes the
 // benchmark still works from its database polls; only these figures go missing.
-import type { WorkerLogFigures } from "./report.ts";
+import type { ApiProduceFigures, WorkerLogFigures } from "./report.ts";
 
 const receivedLine = /Message Received: (\d+) messages .* in (\d+) ms/;
 const committedLine = /DB Committed: (\d+) rows \((\d+) already present, (\d+) dead-lettered\) in (\d+) ms/;
@@ -58,4 +58,14 @@ export class WorkerLog {
       writeMsMax: sorted[sorted.length - 1] as number,
     };
   }
+}
+
+/** The API's last line on stopping: `Produce requests: R carrying M messages (… per request), answered in A ms on average`. */
+const produceLine = /Produce requests: (\d+) carrying (\d+) messages .* answered in ([\d.]+) ms/;
+
+export function apiProduceFigures(line: string): ApiProduceFigures | undefined {
+  const match = produceLine.exec(line);
+  if (!match) return undefined;
+  const [requests, messages, answerMsMean] = match.slice(1).map(Number) as [number, number, number];
+  return { requests, messagesPerRequestMean: requests === 0 ? 0 : messages / requests, answerMsMean };
 }

@@ -23,6 +23,13 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
+/** One line on how the API's produce requests went, printed when it stops (the benchmark reads it). */
+export function produceSummary(batcher: ProduceBatcher): string {
+  const perRequest = batcher.requestsSent === 0 ? 0 : batcher.messagesSent / batcher.requestsSent;
+  const answerMs = batcher.requestsAnswered === 0 ? 0 : batcher.answerMsTotal / batcher.requestsAnswered;
+  return `Produce requests: ${batcher.requestsSent} carrying ${batcher.messagesSent} messages (${perRequest.toFixed(1)} per request), answered in ${answerMs.toFixed(2)} ms on average`;
+}
+
 export async function startApi(config: Config): Promise<RunningApi> {
   const connection: KafkaConnection = {
     brokers: config.kafkaBrokers,
@@ -56,6 +63,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
       // Stop taking requests, then let every accepted one reach Kafka.
       await app.stop();
       await batcher.close();
+      console.log(produceSummary(batcher));
       await producer.close();
       await sql.end();
     },

@@ -98,6 +98,11 @@ describe("bench/paysim.ts replays, reconciles and writes its results", () => {
     expect(results.ceilings.http?.rows).toBe(rows);
     expect(results.pipeline.http202LatencyMs?.p99).toBeGreaterThan(0);
     expect(results.pipeline.processes.api?.peakRssBytes).toBeGreaterThan(0);
+    // Read from the API's last log line: every accepted row travelled in one produce request.
+    const produce = results.pipeline.apiProduce;
+    expect(produce?.requests).toBeGreaterThan(0);
+    expect(Math.round((produce?.requests ?? 0) * (produce?.messagesPerRequestMean ?? 0))).toBe(rows);
+    expect(produce?.answerMsMean).toBeGreaterThan(0);
   }, 60_000);
 
   test("via batch: POST /transactions of 500 rows", async () => {

@@ -2,12 +2,21 @@
 //
 // @platformatic/kafka sends one produce request per send() call and does not
 // linger, so at a few thousand POSTs per second one request per POST would be
-// bound by round trips. Here a submit waits at most `lingerMs` for company
-// (counted from when it arrived: one that already waited that long behind a
-// request in flight goes as soon as that request is answered), a request
-// carries at most `batchMessagesMax` messages, at most `inFlightMax` requests
-// are outstanding, and at most `queuedMessagesMax` messages wait: past that a
-// submit fails at once (the API answers 503) instead of queueing without bound.
+// bound by round trips. A request leaves when one of these holds:
+// - `batchMessagesMax` messages wait (a request never carries more);
+// - the oldest waiting submit has waited `lingerMs` (counted from when it
+//   arrived: one that already waited that long behind a request in flight goes
+//   as soon as that request is answered);
+// - as many submits wait as are expected: when a request is answered, the
+//   submits it carried plus those that queued meanwhile are the callers now
+//   active, and once that many wait, lingering longer would only add latency
+//   (a closed loop of C clients sends C and then nothing until answered). The
+//   guess is learned again at every answer: under open-loop load it grows by
+//   what arrives during each round trip until the linger decides, so steady
+//   traffic still travels in linger-sized requests.
+// At most `inFlightMax` requests are outstanding, and at most
+// `queuedMessagesMax` messages wait: past that a submit fails at once (the API
+// answers 503) instead of queueing without bound.
 import type { OutgoingMessage } from "./kafka.ts";
 
 export interface ProduceBatcherOptions {
@@ -46,8 +55,16 @@ export class ProduceBatcher {
   #inFlight = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** Submits expected to arrive before the next request should leave (learned at each answer). */
+  #expectedSubmits = Number.POSITIVE_INFINITY;
   /** Produce requests sent so far (for metrics and tests). */
   requestsSent = 0;
+  /** Messages in those requests. */
+  messagesSent = 0;
+  /** Milliseconds from send to answer, summed over the answered requests. */
+  answerMsTotal = 0;
+  /** Produce requests answered (acknowledged or failed). */
+  requestsAnswered = 0;
 
   constructor(options: ProduceBatcherOptions) {
     if (options.batchMessagesMax < 1 || options.inFlightMax < 1 || options.queuedMessagesMax < 1) {
@@ -81,7 +98,12 @@ export class ProduceBatcher {
 
   #schedule(): void {
     if (this.#inFlight >= this.#options.inFlightMax || this.#queue.length === 0) return;
-    if (this.#queuedMessages >= this.#options.batchMessagesMax || this.#options.lingerMs === 0 || this.#closed) {
+    if (
+      this.#queuedMessages >= this.#options.batchMessagesMax ||
+      this.#queue.length >= this.#expectedSubmits ||
+      this.#options.lingerMs === 0 ||
+      this.#closed
+    ) {
       this.#flush();
       return;
     }
@@ -115,6 +137,8 @@ export class ProduceBatcher {
       this.#queuedMessages -= messages.length;
       this.#inFlight++;
       this.requestsSent++;
+      this.messagesSent += messages.length;
+      const sentAtMs = performance.now();
       this.#options
         .send(messages)
         .then(
@@ -127,6 +151,9 @@ export class ProduceBatcher {
         )
         .finally(() => {
           this.#inFlight--;
+          this.requestsAnswered++;
+          this.answerMsTotal += performance.now() - sentAtMs;
+          this.#expectedSubmits = taken.length + this.#queue.length;
           this.#schedule();
         });
       // Below the cap and with time left to linger, let more requests arrive.

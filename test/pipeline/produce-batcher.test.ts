@@ -121,3 +121,59 @@ test("close() sends what is queued and waits until it is answered", async () => 
   expect(await settled(a)).toBe("resolved");
   await expect(batcher.submit([message(2)])).rejects.toThrow("closing");
 });
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+test("once as many submits wait as the last answered request carried, the next request leaves without lingering", async () => {
+  const { batcher, sent } = harness({ lingerMs: 50 });
+  for (let i = 1; i <= 3; i++) batcher.submit([message(i)]);
+  await Bun.sleep(70); // the first request has no answer to learn from: it lingers
+  expect(sent.map(values)).toEqual([["v1", "v2", "v3"]]);
+  sent[0]?.answer();
+  await nextTurn();
+  // Three callers were answered, so three are expected back.
+  batcher.submit([message(4)]);
+  batcher.submit([message(5)]);
+  await nextTurn();
+  expect(sent.length).toBe(1);
+  batcher.submit([message(6)]);
+  // Before, this request left only when the linger ended, 50 ms later.
+  expect(sent.map(values)).toEqual([
+    ["v1", "v2", "v3"],
+    ["v4", "v5", "v6"],
+  ]);
+});
+
+test("the expected company counts the submits that queued during the round trip", async () => {
+  const { batcher, sent } = harness({ lingerMs: 50 });
+  batcher.submit([message(1)]);
+  await Bun.sleep(70);
+  batcher.submit([message(2)]); // both arrive while the first request is in flight
+  batcher.submit([message(3)]);
+  sent[0]?.answer();
+  await nextTurn();
+  expect(sent.length).toBe(1); // 1 answered + 2 waiting = 3 expected; 2 are here
+  batcher.submit([message(4)]);
+  expect(values(sent[1])).toEqual(["v2", "v3", "v4"]);
+});
+
+test("when fewer come than expected, the linger still sends them, and the expectation drops to what came", async () => {
+  const { batcher, sent } = harness({ lingerMs: 30 });
+  for (let i = 1; i <= 3; i++) batcher.submit([message(i)]);
+  await Bun.sleep(45);
+  sent[0]?.answer();
+  await nextTurn();
+  batcher.submit([message(4)]);
+  batcher.submit([message(5)]);
+  await Bun.sleep(45); // 3 expected, 2 came: they go when the linger ends
+  expect(sent.map(values)).toEqual([
+    ["v1", "v2", "v3"],
+    ["v4", "v5"],
+  ]);
+  sent[1]?.answer();
+  await nextTurn();
+  batcher.submit([message(6)]);
+  expect(sent.length).toBe(2);
+  batcher.submit([message(7)]); // 2 expected now
+  expect(values(sent[2])).toEqual(["v6", "v7"]);
+});
