@@ -187,7 +187,14 @@ export function judge(results: Omit<Results, "ratios" | "targets">): { ratios: R
       storage?.name ?? "",
       storage?.value,
     );
-    target("end-to-end committed/s / min(COPY, Kafka)", committed, "≥ 0.5", (v) => v >= 0.5);
+    // Judged on the batch replay: single POSTs are bounded by the HTTP edge
+    // (their own target is 0.4 of bare Elysia, far below the storage ceilings),
+    // so for them the question is only whether the worker keeps up.
+    if (options.via === "batch") {
+      target("end-to-end committed/s / min(COPY, Kafka)", committed, "≥ 0.5", (v) => v >= 0.5);
+    } else {
+      add("committed rows/s (end to end)", p.committedPerSecond, "rows/s", "accepted rows/s", p.acceptedPerSecond);
+    }
     if (p.http202LatencyMs && c.http) {
       add("HTTP 202 latency p50", p.http202LatencyMs.p50, "ms", `${bare} p50`, c.http.latencyMs.p50);
       add("HTTP 202 latency p99", p.http202LatencyMs.p99, "ms", `${bare} p99`, c.http.latencyMs.p99);
