@@ -89,10 +89,15 @@ export function groupCpuSeconds(pids: number[]): Map<number, number> {
   return result;
 }
 
-/** CPU used by a group between two reads, seconds (only processes present in both). */
+/**
+ * CPU used by a group between two reads, seconds. A process only in the second
+ * read started in between (a database connection the worker opened during the
+ * phase): all its CPU counts. One that exited in between is lost: its time
+ * shows as "anything else".
+ */
 export function groupCpuDelta(before: Map<number, number>, after: Map<number, number>): number {
   let total = 0;
-  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? cpu);
+  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
   return total;
 }
 
