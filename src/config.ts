@@ -161,7 +161,7 @@ export const settings = {
     2,
     0,
     1000,
-    "API: how long a produce request waits for more transactions, milliseconds",
+    "API: longest a produce request waits for more transactions (it leaves sooner once as many wait as the last answer released), milliseconds",
   ),
   produceBatchMessagesMax: integer(
     "PRODUCE_BATCH_MESSAGES_MAX",
