@@ -118,6 +118,9 @@ const invalidCases: [string, unknown, string, RegExp][] = [
   ["step below 1", { ...paysimRow, step: 0 }, "step", /integer from 1 to 10000/],
   ["step above 10000", { ...paysimRow, step: 10001 }, "step", /integer from 1 to 10000/],
   ["step not an integer", { ...paysimRow, step: 1.5 }, "step", /integer/],
+  // Elysia's t.Integer also takes a string of digits, with no bounds on it.
+  ["step as a string out of range", { ...paysimRow, step: "-1" }, "step", /integer from 1 to 10000/],
+  ["step as a hex string", { ...paysimRow, step: "0x10" }, "step", /integer from 1 to 10000/],
   ["type missing (never defaulted)", { ...paysimRow, type: undefined }, "type", /is required/],
   ["unknown type", { ...paysimRow, type: "REFUND" }, "type", /one of CASH_IN, CASH_OUT, DEBIT, PAYMENT, TRANSFER/],
   ["negative amount", { ...paysimRow, amount: -1 }, "amount", /from 0 to 10000000000000/],
