@@ -5,22 +5,10 @@
 // from the file to the Transaction, never a float.
 import { createReadStream } from "node:fs";
 import { parse } from "@fast-csv/parse";
-import { type Checked, checkTransaction, describeErrors, type Transaction } from "./schema.ts";
+import { type Checked, checkTransaction, describeErrors, type Transaction, transactionFields } from "./schema.ts";
 
-/** PaySim's columns, in the order of its header line. */
-export const paysimColumns = [
-  "step",
-  "type",
-  "amount",
-  "nameOrig",
-  "oldbalanceOrg",
-  "newbalanceOrig",
-  "nameDest",
-  "oldbalanceDest",
-  "newbalanceDest",
-  "isFraud",
-  "isFlaggedFraud",
-] as const;
+/** PaySim's columns, in the order of its header line: our transaction's fields. */
+export const paysimColumns = transactionFields;
 export const paysimHeader = paysimColumns.join(",");
 
 /** Field name of the error yielded for a header that is not PaySim's. */

@@ -284,9 +284,8 @@ export function describeErrors(errors: FieldError[]): string {
 export const messageVersion = 2;
 const jsonMessageVersion = 1;
 
-/** The fields of a version 2 value after its version, in order. */
-export const messageFields = [
-  "transactionId",
+/** A transaction's fields in PaySim's column order (also the CSV header's). */
+export const transactionFields = [
   "step",
   "type",
   "amount",
@@ -298,8 +297,10 @@ export const messageFields = [
   "newbalanceDest",
   "isFraud",
   "isFlaggedFraud",
-  "acceptedAt",
 ] as const;
+
+/** The fields of a version 2 value after its version, in order. */
+export const messageFields = ["transactionId", ...transactionFields, "acceptedAt"] as const;
 
 export function encodeMessage(accepted: AcceptedTransaction): Buffer {
   const a = accepted;
