@@ -37,10 +37,6 @@ function describeValidation(error: {
 export function createApp(deps: ApiDeps) {
   // normalize: false — unknown fields are refused, never silently dropped.
   return new Elysia({ name: "txlog", normalize: false })
-    .onParse({ as: "global" }, async ({ request, contentType }) => {
-      if (!contentType?.startsWith("application/json")) return;
-      return JSON.parse(await request.text());
-    })
     .use(
       swagger({
         path: "/swagger",

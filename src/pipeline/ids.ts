@@ -1,13 +1,17 @@
 // Transaction ids are chosen before Kafka sees a transaction, so every retry
 // of a write carries the same id and the primary key absorbs duplicates.
-import { v5 as uuidv5, v7 as uuidv7 } from "uuid";
+import { v5 as uuidv5 } from "uuid";
 
 /** Namespace of ids derived from client keys (fixed forever: changing it changes every derived id). */
 export const idNamespace = "6f1c1f2e-3d4b-5a69-8c7d-2b1e0f9a4c35";
 
-/** A new time-ordered id (UUIDv7): consecutive ids land near each other in the primary key. */
+/**
+ * A new time-ordered id (UUIDv7): consecutive ids land near each other in the
+ * primary key. Bun's own is monotonic within a millisecond too, and half the
+ * cost of the uuid package's on the API's hot path.
+ */
 export function newTransactionId(): string {
-  return uuidv7();
+  return Bun.randomUUIDv7();
 }
 
 /**
