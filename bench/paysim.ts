@@ -76,7 +76,6 @@ const produceInFlightMax = 4;
 const startTimeoutMs = 60_000;
 /** Give up waiting for commits when the count has not moved for this long, milliseconds. */
 const commitStallMsMax = 120_000;
-/** Database polls: at least this far apart, and at least this many times the last poll's duration. */
 /** How often the rows in PostgreSQL are counted while the workers' log does not already say the run is done, ms. */
 const pollIntervalMs = 10_000;
 /** How often the workers' settled-row count is looked at, ms (free: a number in memory). */
@@ -629,8 +628,8 @@ interface PipelineRun {
   commitEndMs: number;
   figures: ReturnType<typeof phaseFigures>;
   workerLog: WorkerLog;
-  /** The API's produce figures, once it stopped (via http and batch). */
-  apiProduce(): ApiProduceFigures | undefined;
+  /** The API's produce figures from its last log line (via http and batch). */
+  apiProduce: ApiProduceFigures | undefined;
 }
 
 /**
@@ -806,7 +805,7 @@ async function runPipeline(run: Run): Promise<PipelineRun> {
     commitEndMs,
     figures: phaseFigures(before, after, acceptedRows),
     workerLog,
-    apiProduce: () => apiProduce,
+    apiProduce,
   };
 }
 
@@ -893,7 +892,7 @@ async function run(options: Options): Promise<number> {
       machineBusyShare: figures.machineBusyShare,
       otherCpuSeconds: figures.otherCpuSeconds,
       workerLog: workerLog.figures(),
-      apiProduce: apiProduce(),
+      apiProduce,
       backlog,
     },
     ceilings,

@@ -4,6 +4,7 @@
 // They give the time of the last commit to the millisecond and where the
 // worker's time goes, at no cost to the database. When the format changes the
 // benchmark still works from its database polls; only these figures go missing.
+// The API's one line on stopping (its produce requests) is read here too.
 import type { ApiProduceFigures, WorkerLogFigures } from "./report.ts";
 
 const receivedLine = /Message Received: (\d+) messages .* in (\d+) ms/;

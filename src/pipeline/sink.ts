@@ -10,7 +10,7 @@ import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CopyTextError, copyField } from "./copy-text.ts";
 import type { Sql } from "./db.ts";
-import type { AcceptedTransaction } from "./schema.ts";
+import { type AcceptedTransaction, transactionText } from "./schema.ts";
 import { withTimeout } from "./timeout.ts";
 
 /** One transaction to write and where it was read from Kafka. */
@@ -59,12 +59,11 @@ export const lineColumns = [
 
 /** A row as one COPY text line, fields in the order of lineColumns. */
 export function stagingLine(row: SinkRow): string {
-  const t = row.transaction;
   // Only the names can hold a character COPY escapes (a backslash): every
   // other field was validated to digits, letters, '-', '.', ':' (ids, money,
   // times, types), so it goes in as it is. Money stays the decimal string it
   // arrived as; PostgreSQL's NUMERIC parses it.
-  return `${t.transactionId}\t${t.step}\t${t.type}\t${t.amount}\t${copyField(t.nameOrig)}\t${t.oldbalanceOrg}\t${t.newbalanceOrig}\t${copyField(t.nameDest)}\t${t.oldbalanceDest}\t${t.newbalanceDest}\t${t.isFraud ? "t" : "f"}\t${t.isFlaggedFraud ? "t" : "f"}\t${t.acceptedAt}\t${row.partition}\t${row.offset}\n`;
+  return `${transactionText(row.transaction, copyField)}\t${row.partition}\t${row.offset}\n`;
 }
 
 /** Lines per write to the COPY stream: bounds each chunk, not the batch. */
