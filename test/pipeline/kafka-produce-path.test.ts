@@ -1,17 +1,22 @@
-// patches/@platformatic%2Fkafka@2.12.1.patch encodes a produce request's
-// records in one buffer instead of the client's per-field Writer. The client's
-// own per-record encoder (createRecord) is left in place, so the patch is
-// checked byte for byte against it, and against the client's batch reader.
+// The two faster pieces of the produce path, each checked against the Kafka
+// client's own code it stands in for:
+// - patches/@platformatic%2Fkafka@2.12.1.patch encodes a produce request's
+//   records in one buffer instead of the client's per-field Writer; the
+//   client's per-record encoder (createRecord) is left in place, so the patch
+//   is compared with it byte for byte, and read back with the client's reader;
+// - keyPartition, our partitioner, against the client's default partitioner.
 import { describe, expect, test } from "bun:test";
 import {
   createRecord,
   createRecordsBatch,
+  defaultPartitioner,
   encodeRecordsInOneBuffer,
   type MessageRecord,
   Reader,
   readRecordsBatch,
 } from "@platformatic/kafka";
 import fc from "fast-check";
+import { keyPartition } from "../../src/pipeline/kafka.ts";
 
 /** What the stock client writes for these records: createRecord of each, one after another. */
 function stockRecords(messages: MessageRecord[], firstTimestamp: bigint): Buffer {
@@ -105,5 +110,25 @@ describe("records of a produce request in one buffer (patched client)", () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe("keyPartition", () => {
+  test("gives the client's default partitioner's number for any key, so no account changes partition", () => {
+    const partitioner = defaultPartitioner as unknown as (message: unknown, key: Buffer | undefined) => number;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          bytes(12),
+          bytes(300),
+          fc.string().map((text) => Buffer.from(text)),
+        ),
+        (key) => {
+          expect(keyPartition(key)).toBe(partitioner(undefined, key));
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+    expect(keyPartition(undefined)).toBe(partitioner(undefined, undefined));
   });
 });
