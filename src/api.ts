@@ -47,6 +47,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     batchMessagesMax: config.produceBatchMessagesMax,
     inFlightMax: config.produceInFlightMax,
     queuedMessagesMax: config.produceQueuedMessagesMax,
+    acceptTimeoutMs: config.acceptTimeoutMs,
   });
   const app = createApp({
     config,

@@ -4,7 +4,7 @@ import { Elysia, type TSchema, t } from "elysia";
 import type { Config } from "../config.ts";
 import type { Sql } from "../pipeline/db.ts";
 import { newTransactionId, transactionIdForKey } from "../pipeline/ids.ts";
-import { OverloadedError, type ProduceBatcher } from "../pipeline/produce-batcher.ts";
+import { AcceptTimeoutError, OverloadedError, type ProduceBatcher } from "../pipeline/produce-batcher.ts";
 import {
   type AcceptedTransaction,
   checkTransaction,
@@ -12,7 +12,6 @@ import {
   type Transaction,
   TransactionInput,
 } from "../pipeline/schema.ts";
-import { withTimeout } from "../pipeline/timeout.ts";
 import { checkBatch, ErrorBody, invalid, RequestError } from "./errors.ts";
 import { findTransaction } from "./reads.ts";
 
@@ -106,7 +105,7 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
       value: encodeMessage(transaction),
     }));
     try {
-      await withTimeout(batcher.submit(messages), config.acceptTimeoutMs, "Kafka acknowledgement");
+      await batcher.submit(messages);
       return { ok: true };
     } catch (error) {
       if (error instanceof OverloadedError) {
@@ -117,6 +116,16 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
         };
       }
       console.error(`produce failed: ${(error as Error).message}`);
+      if (error instanceof AcceptTimeoutError && !error.sent) {
+        return {
+          ok: false,
+          status: 503,
+          body: {
+            error: "kafka_unavailable",
+            message: `Kafka could not take the write within ${config.acceptTimeoutMs} ms; nothing was accepted, retry later`,
+          },
+        };
+      }
       return {
         ok: false,
         status: 503,

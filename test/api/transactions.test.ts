@@ -236,6 +236,7 @@ test("when Kafka cannot take the write in time: 503 with Retry-After, never 202"
     batchMessagesMax: 10,
     inFlightMax: 1,
     queuedMessagesMax: 100,
+    acceptTimeoutMs: deadConfig.acceptTimeoutMs,
   });
   const sql = openDatabase(deadConfig.databaseUrl, { poolMax: 1 });
   const app = createApp({ config: deadConfig, sql, batcher, kafkaAnswers: async () => false });
@@ -255,6 +256,49 @@ test("when Kafka cannot take the write in time: 503 with Retry-After, never 202"
   expect(((await health.json()) as { message: string }).message).toBe("Kafka not answering");
   await sql.end();
   await producer.close(true).catch(() => {});
+}, 30_000);
+
+test("a broker that takes the connection and never answers: the POST in flight may be written, the one queued behind it is withdrawn", async () => {
+  // A real TCP peer that accepts and stays silent, as a hung broker does.
+  const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const hungConfig = testConfig({ ...topics, kafkaBrokers: [`127.0.0.1:${silent.port}`], acceptTimeoutMs: 300 });
+  const producer = createProducer({ brokers: hungConfig.kafkaBrokers, clientId: "hung", timeoutMs: 5_000 });
+  const batcher = new ProduceBatcher({
+    send: (messages) => produce(producer, messages),
+    lingerMs: 1,
+    batchMessagesMax: 10,
+    inFlightMax: 1,
+    queuedMessagesMax: 100,
+    acceptTimeoutMs: hungConfig.acceptTimeoutMs,
+  });
+  const sql = openDatabase(hungConfig.databaseUrl, { poolMax: 1 });
+  const app = createApp({ config: hungConfig, sql, batcher, kafkaAnswers: async () => false });
+  const postRow = () =>
+    app.handle(
+      new Request("http://txlog/transaction", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(paysimRow),
+      }),
+    );
+  const inFlight = postRow();
+  await Bun.sleep(20);
+  const queued = postRow();
+  const answers = await Promise.all([inFlight, queued]);
+  expect(answers.map((answer) => answer.status)).toEqual([503, 503]);
+  const [inFlightBody, queuedBody] = (await Promise.all(answers.map((answer) => answer.json()))) as {
+    error: string;
+    message: string;
+  }[];
+  expect(inFlightBody?.message).toMatch(/may or may not be accepted: retry with the same Idempotency-Key/);
+  expect(queuedBody).toEqual({
+    error: "kafka_unavailable",
+    message: "Kafka could not take the write within 300 ms; nothing was accepted, retry later",
+  });
+  expect(batcher.requestsSent).toBe(1);
+  await sql.end();
+  await producer.close(true).catch(() => {});
+  silent.stop(true);
 }, 30_000);
 
 test("GET /health: 200 when Kafka and PostgreSQL answer", async () => {

@@ -3,7 +3,12 @@
 // (That the real producer reaches the real broker is tested in test/api.)
 import { expect, test } from "bun:test";
 import type { OutgoingMessage } from "../../src/pipeline/kafka.ts";
-import { OverloadedError, ProduceBatcher, type ProduceBatcherOptions } from "../../src/pipeline/produce-batcher.ts";
+import {
+  AcceptTimeoutError,
+  OverloadedError,
+  ProduceBatcher,
+  type ProduceBatcherOptions,
+} from "../../src/pipeline/produce-batcher.ts";
 
 interface Sent {
   messages: OutgoingMessage[];
@@ -17,6 +22,7 @@ function harness(options: Partial<Omit<ProduceBatcherOptions, "send">> = {}) {
     batchMessagesMax: 100,
     inFlightMax: 1,
     queuedMessagesMax: 1000,
+    acceptTimeoutMs: 10_000,
     ...options,
     send: (messages) =>
       new Promise<void>((resolve, reject) => {
@@ -176,4 +182,55 @@ test("when fewer come than expected, the linger still sends them, and the expect
   expect(sent.length).toBe(2);
   batcher.submit([message(7)]); // 2 expected now
   expect(values(sent[2])).toEqual(["v6", "v7"]);
+});
+
+test("a submit whose request Kafka does not answer in acceptTimeoutMs fails as sent; the late answer changes nothing", async () => {
+  const { batcher, sent } = harness({ lingerMs: 1, acceptTimeoutMs: 80 });
+  const a = settled(batcher.submit([message(1)]));
+  await Bun.sleep(20);
+  expect(sent.length).toBe(1);
+  const failure = await batcher.submit([message(2)]).catch((error: unknown) => error);
+  expect(failure).toBeInstanceOf(AcceptTimeoutError);
+  expect(await a).toBe("rejected: Kafka did not acknowledge within 80 ms");
+  sent[0]?.answer();
+  expect(await a).toBe("rejected: Kafka did not acknowledge within 80 ms");
+});
+
+test("a submit still queued at its deadline is withdrawn: it fails as unsent and never reaches Kafka", async () => {
+  const { batcher, sent } = harness({ lingerMs: 1, acceptTimeoutMs: 80 });
+  const inFlight = batcher.submit([message(1)]).catch((error: AcceptTimeoutError) => error);
+  await Bun.sleep(10);
+  const queued = batcher.submit([message(2), message(3)]).catch((error: AcceptTimeoutError) => error);
+  expect(batcher.queuedMessages).toBe(2);
+  const [first, second] = await Promise.all([inFlight, queued]);
+  expect([first?.sent, second?.sent]).toEqual([true, false]);
+  expect(second?.message).toBe("no produce request could take it within 80 ms; it was withdrawn unsent");
+  expect(batcher.queuedMessages).toBe(0);
+  sent[0]?.answer();
+  await Bun.sleep(20);
+  expect(sent.map(values)).toEqual([["v1"]]);
+});
+
+test("each submit has its own deadline: one submitted later fails later, one answered in time resolves", async () => {
+  const { batcher, sent } = harness({ lingerMs: 1, inFlightMax: 5, acceptTimeoutMs: 100 });
+  const startedMs = performance.now();
+  const failedAfterMs = (promise: Promise<void>) =>
+    promise.then(
+      () => "resolved",
+      () => Math.round(performance.now() - startedMs),
+    );
+  const early = failedAfterMs(batcher.submit([message(1)]));
+  await Bun.sleep(60);
+  const late = failedAfterMs(batcher.submit([message(2)]));
+  await Bun.sleep(10);
+  const answered = failedAfterMs(batcher.submit([message(3)]));
+  await Bun.sleep(10);
+  expect(sent.map(values)).toEqual([["v1"], ["v2"], ["v3"]]);
+  sent[2]?.answer();
+  expect(await answered).toBe("resolved");
+  const earlyMs = (await early) as number;
+  const lateMs = (await late) as number;
+  expect(earlyMs).toBeGreaterThanOrEqual(99);
+  expect(earlyMs).toBeLessThan(150);
+  expect(lateMs).toBeGreaterThanOrEqual(159);
 });
