@@ -101,7 +101,8 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
     const messages = transactions.map((transaction) => ({
       topic: config.topic,
       // One account's transactions share a partition, so they stay in order.
-      key: Buffer.from(transaction.nameOrig),
+      // Names are printable ASCII: latin1 gives the UTF-8 bytes, faster.
+      key: Buffer.from(transaction.nameOrig, "latin1"),
       value: encodeMessage(transaction),
     }));
     try {

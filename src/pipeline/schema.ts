@@ -316,7 +316,10 @@ export function transactionText(a: AcceptedTransaction, name: (value: string) =>
 }
 
 export function encodeMessage(accepted: AcceptedTransaction): Buffer {
-  return Buffer.from(`${messageVersion}\t${transactionText(accepted)}`);
+  // Every character is printable ASCII (the schema's rules), so latin1 writes
+  // the bytes UTF-8 would; for a short string built from parts it is several
+  // times faster under Bun (0.08 against 0.3–0.9 µs).
+  return Buffer.from(`${messageVersion}\t${transactionText(accepted)}`, "latin1");
 }
 
 /**

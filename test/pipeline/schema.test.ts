@@ -193,8 +193,12 @@ test("the text decoder accepts exactly what the JSON decoder accepts, with the s
       expect(asText.ok).toBe(asJson.ok);
       if (asText.ok && asJson.ok) {
         expect(asText.value).toEqual(asJson.value);
-        // And what the API writes for it takes the fast way.
-        expect(textMessagePattern.test(encodeMessage(asText.value).toString())).toBe(true);
+        // And what the API writes for it takes the fast way, in the bytes UTF-8
+        // would give (encodeMessage writes latin1), and reads back the same.
+        const written = encodeMessage(asText.value);
+        expect(textMessagePattern.test(written.toString())).toBe(true);
+        expect(written.equals(Buffer.from(written.toString("latin1"), "utf8"))).toBe(true);
+        expect(decodeMessage(written)).toEqual({ ok: true, value: asText.value });
       }
     }),
     { numRuns: 5000 },
