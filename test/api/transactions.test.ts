@@ -226,53 +226,23 @@ describe("POST /transactions", () => {
   });
 });
 
-test("when Kafka cannot take the write in time: 503 with Retry-After, never 202", async () => {
-  // A real producer pointed at a port where no broker listens.
-  const deadConfig = testConfig({ ...topics, kafkaBrokers: ["127.0.0.1:1"], acceptTimeoutMs: 500 });
-  const producer = createProducer({ brokers: deadConfig.kafkaBrokers, clientId: "dead", timeoutMs: 300 });
+/**
+ * An app whose real producer talks to `brokers` (none that works), one
+ * request in flight at most, and a helper that POSTs one PaySim row to it.
+ */
+function appWithBrokers(brokers: string[], acceptTimeoutMs: number, producerTimeoutMs: number) {
+  const badConfig = testConfig({ ...topics, kafkaBrokers: brokers, acceptTimeoutMs });
+  const producer = createProducer({ brokers, clientId: "unreachable", timeoutMs: producerTimeoutMs });
   const batcher = new ProduceBatcher({
     send: (messages) => produce(producer, messages),
     lingerMs: 1,
     batchMessagesMax: 10,
     inFlightMax: 1,
     queuedMessagesMax: 100,
-    acceptTimeoutMs: deadConfig.acceptTimeoutMs,
+    acceptTimeoutMs,
   });
-  const sql = openDatabase(deadConfig.databaseUrl, { poolMax: 1 });
-  const app = createApp({ config: deadConfig, sql, batcher, kafkaAnswers: async () => false });
-  const response = await app.handle(
-    new Request("http://txlog/transaction", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(paysimRow),
-    }),
-  );
-  expect(response.status).toBe(503);
-  expect(response.headers.get("retry-after")).toBe("1");
-  expect(((await response.json()) as { message: string }).message).toMatch(/retry with the same Idempotency-Key/);
-
-  const health = await app.handle(new Request("http://txlog/health"));
-  expect(health.status).toBe(503);
-  expect(((await health.json()) as { message: string }).message).toBe("Kafka not answering");
-  await sql.end();
-  await producer.close(true).catch(() => {});
-}, 30_000);
-
-test("a broker that takes the connection and never answers: the POST in flight may be written, the one queued behind it is withdrawn", async () => {
-  // A real TCP peer that accepts and stays silent, as a hung broker does.
-  const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const hungConfig = testConfig({ ...topics, kafkaBrokers: [`127.0.0.1:${silent.port}`], acceptTimeoutMs: 300 });
-  const producer = createProducer({ brokers: hungConfig.kafkaBrokers, clientId: "hung", timeoutMs: 5_000 });
-  const batcher = new ProduceBatcher({
-    send: (messages) => produce(producer, messages),
-    lingerMs: 1,
-    batchMessagesMax: 10,
-    inFlightMax: 1,
-    queuedMessagesMax: 100,
-    acceptTimeoutMs: hungConfig.acceptTimeoutMs,
-  });
-  const sql = openDatabase(hungConfig.databaseUrl, { poolMax: 1 });
-  const app = createApp({ config: hungConfig, sql, batcher, kafkaAnswers: async () => false });
+  const sql = openDatabase(badConfig.databaseUrl, { poolMax: 1 });
+  const app = createApp({ config: badConfig, sql, batcher, kafkaAnswers: async () => false });
   const postRow = () =>
     app.handle(
       new Request("http://txlog/transaction", {
@@ -281,6 +251,31 @@ test("a broker that takes the connection and never answers: the POST in flight m
         body: JSON.stringify(paysimRow),
       }),
     );
+  const close = async () => {
+    await sql.end();
+    await producer.close(true).catch(() => {});
+  };
+  return { app, batcher, postRow, close };
+}
+
+test("when Kafka cannot take the write in time: 503 with Retry-After, never 202", async () => {
+  // A real producer pointed at a port where no broker listens.
+  const { app, postRow, close } = appWithBrokers(["127.0.0.1:1"], 500, 300);
+  const response = await postRow();
+  expect(response.status).toBe(503);
+  expect(response.headers.get("retry-after")).toBe("1");
+  expect(((await response.json()) as { message: string }).message).toMatch(/retry with the same Idempotency-Key/);
+
+  const health = await app.handle(new Request("http://txlog/health"));
+  expect(health.status).toBe(503);
+  expect(((await health.json()) as { message: string }).message).toBe("Kafka not answering");
+  await close();
+}, 30_000);
+
+test("a broker that takes the connection and never answers: the POST in flight may be written, the one queued behind it is withdrawn", async () => {
+  // A real TCP peer that accepts and stays silent, as a hung broker does.
+  const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { batcher, postRow, close } = appWithBrokers([`127.0.0.1:${silent.port}`], 300, 5_000);
   const inFlight = postRow();
   await Bun.sleep(20);
   const queued = postRow();
@@ -296,8 +291,7 @@ test("a broker that takes the connection and never answers: the POST in flight m
     message: "Kafka could not take the write within 300 ms; nothing was accepted, retry later",
   });
   expect(batcher.requestsSent).toBe(1);
-  await sql.end();
-  await producer.close(true).catch(() => {});
+  await close();
   silent.stop(true);
 }, 30_000);
 
