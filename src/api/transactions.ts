@@ -91,6 +91,10 @@ export { StoredTransaction as StoredTransactionSchema };
 
 type Outcome = { ok: true } | { ok: false; status: 503; body: ErrorBody };
 
+function unavailable(error: string, message: string): Outcome {
+  return { ok: false, status: 503, body: { error, message } };
+}
+
 function accepted(transaction: Transaction, transactionId: string, acceptedAt: string): AcceptedTransaction {
   return { transactionId, acceptedAt, ...transaction };
 }
@@ -110,31 +114,19 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
       return { ok: true };
     } catch (error) {
       if (error instanceof OverloadedError) {
-        return {
-          ok: false,
-          status: 503,
-          body: { error: "overloaded", message: `${error.message}; nothing was accepted, retry later` },
-        };
+        return unavailable("overloaded", `${error.message}; nothing was accepted, retry later`);
       }
       console.error(`produce failed: ${(error as Error).message}`);
       if (error instanceof AcceptTimeoutError && !error.sent) {
-        return {
-          ok: false,
-          status: 503,
-          body: {
-            error: "kafka_unavailable",
-            message: `Kafka could not take the write within ${config.acceptTimeoutMs} ms; nothing was accepted, retry later`,
-          },
-        };
+        return unavailable(
+          "kafka_unavailable",
+          `Kafka could not take the write within ${config.acceptTimeoutMs} ms; nothing was accepted, retry later`,
+        );
       }
-      return {
-        ok: false,
-        status: 503,
-        body: {
-          error: "kafka_unavailable",
-          message: `Kafka did not acknowledge within ${config.acceptTimeoutMs} ms (${(error as Error).message}); the transaction may or may not be accepted: retry with the same Idempotency-Key`,
-        },
-      };
+      return unavailable(
+        "kafka_unavailable",
+        `Kafka did not acknowledge within ${config.acceptTimeoutMs} ms (${(error as Error).message}); the transaction may or may not be accepted: retry with the same Idempotency-Key`,
+      );
     }
   }
 

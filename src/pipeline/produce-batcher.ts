@@ -76,9 +76,8 @@ export class ProduceBatcher {
   readonly #options: ProduceBatcherOptions;
   #queue: Waiting[] = [];
   #queuedMessages = 0;
-  #inFlight = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Submits of the requests in flight. */
+  /** Submits of each request in flight (its size is the number of requests in flight). */
   readonly #inFlightSubmits = new Set<Waiting[]>();
   /** Armed while any submit waits for its answer: fires at the oldest deadline. */
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
@@ -133,7 +132,7 @@ export class ProduceBatcher {
   }
 
   #schedule(): void {
-    if (this.#inFlight >= this.#options.inFlightMax || this.#queue.length === 0) return;
+    if (this.#inFlightSubmits.size >= this.#options.inFlightMax || this.#queue.length === 0) return;
     if (
       this.#queuedMessages >= this.#options.batchMessagesMax ||
       this.#queue.length >= this.#expectedSubmits ||
@@ -159,7 +158,7 @@ export class ProduceBatcher {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    while (this.#inFlight < this.#options.inFlightMax && this.#queue.length > 0) {
+    while (this.#inFlightSubmits.size < this.#options.inFlightMax && this.#queue.length > 0) {
       const taken: Waiting[] = [];
       const messages: OutgoingMessage[] = [];
       // Whole submits only; a single submit larger than the cap goes alone.
@@ -172,7 +171,6 @@ export class ProduceBatcher {
       }
       this.#queuedMessages -= messages.length;
       this.#inFlightSubmits.add(taken);
-      this.#inFlight++;
       this.requestsSent++;
       this.messagesSent += messages.length;
       const sentAtMs = performance.now();
@@ -188,7 +186,6 @@ export class ProduceBatcher {
         )
         .finally(() => {
           this.#inFlightSubmits.delete(taken);
-          this.#inFlight--;
           this.requestsAnswered++;
           this.answerMsTotal += performance.now() - sentAtMs;
           this.#expectedSubmits = taken.length + this.#queue.length;
@@ -240,7 +237,7 @@ export class ProduceBatcher {
   async close(): Promise<void> {
     this.#closed = true;
     this.#flush();
-    while (this.#inFlight > 0 || this.#queue.length > 0) {
+    while (this.#inFlightSubmits.size > 0 || this.#queue.length > 0) {
       await Bun.sleep(5);
       this.#flush();
     }

@@ -1,5 +1,6 @@
-// One bound for any promise: the API's wait for Kafka's ack, health checks,
-// metadata probes and the worker's COPY all use it.
+// One bound for any promise: health checks, metadata probes and the worker's
+// COPY use it. (The API's wait for Kafka's ack is bounded by the produce
+// batcher itself: one timer for all submits, not one per request.)
 
 /**
  * Settles as `promise` does, or rejects after `ms` milliseconds with
