@@ -3,7 +3,7 @@
 // them. The body is still parsed, as any real route must. Started by
 // bench/paysim.ts as a child process: `PORT=N bun run bench/bare-api.ts`.
 import { Elysia } from "elysia";
-import { newTransactionId } from "../src/pipeline/ids.ts";
+import { newTransactionId } from "../src/transaction/ids.ts";
 
 const port = Number(process.env.PORT ?? 8001);
 

@@ -11,9 +11,6 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { freePort } from "../scripts/broker.ts";
-import { copyRow } from "../src/pipeline/copy-text.ts";
-import type { Sql } from "../src/pipeline/db.ts";
-import { newTransactionId } from "../src/pipeline/ids.ts";
 import {
   consume,
   createConsumer,
@@ -23,9 +20,12 @@ import {
   type KafkaProducer,
   type OutgoingMessage,
   produce,
-} from "../src/pipeline/kafka.ts";
-import { encodeMessage } from "../src/pipeline/schema.ts";
-import { lineColumns } from "../src/pipeline/sink.ts";
+} from "../src/kafka/client.ts";
+import { lineColumns } from "../src/pipeline/copy-writer.ts";
+import type { Sql } from "../src/postgres/connection.ts";
+import { copyRow } from "../src/postgres/copy-text.ts";
+import { newTransactionId } from "../src/transaction/ids.ts";
+import { encodeMessage } from "../src/transaction/rules.ts";
 import { answers, startChild, waitUntilReady } from "./children.ts";
 import { type LoadResult, percentiles, runLoad } from "./load.ts";
 import { sampleProcess } from "./procstat.ts";

@@ -22,8 +22,6 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureBroker, freePort, type LocalBroker } from "../scripts/broker.ts";
-import { type Config, ConfigError, loadConfig, settings } from "../src/config.ts";
-import { dropDatabase, ensureDatabase, openDatabase, type Sql, withDatabase } from "../src/pipeline/db.ts";
 import {
   createProducer,
   deleteGroups,
@@ -33,8 +31,10 @@ import {
   type KafkaConnection,
   namesWithPrefix,
   txlogTopics,
-} from "../src/pipeline/kafka.ts";
-import { migrate } from "../src/pipeline/migrate.ts";
+} from "../src/kafka/client.ts";
+import { dropDatabase, ensureDatabase, openDatabase, type Sql, withDatabase } from "../src/postgres/connection.ts";
+import { migrate } from "../src/postgres/migrate.ts";
+import { type Config, ConfigError, loadConfig, settings } from "../src/runtime/config.ts";
 import { copyCeiling, httpCeiling, kafkaCeiling, produceRows, type Rate, rate } from "./ceilings.ts";
 import { answers, type Child, repoRoot, startChild, waitUntilReady } from "./children.ts";
 import { type LoadProgress, type LoadResult, percentiles, runLoad } from "./load.ts";

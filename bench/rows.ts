@@ -2,8 +2,8 @@
 // same rows) or read from a PaySim CSV file. Every phase of a run (the
 // pipeline and each ceiling) iterates the same rows again.
 import { type PaySimRow, paysimRows } from "../data/generate.ts";
-import { readPaySimCsv } from "../src/pipeline/paysim-csv.ts";
-import type { AcceptedTransaction, Transaction } from "../src/pipeline/schema.ts";
+import { readPaySimCsv } from "../src/transaction/paysim-csv.ts";
+import type { AcceptedTransaction, Transaction } from "../src/transaction/rules.ts";
 
 export interface RowSource {
   /** "generated (seed 42)" or the file name, for the results. */

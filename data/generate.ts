@@ -10,8 +10,8 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
-import { paysimHeader } from "../src/pipeline/paysim-csv.ts";
-import type { TransactionType } from "../src/pipeline/schema.ts";
+import { paysimHeader } from "../src/transaction/paysim-csv.ts";
+import type { TransactionType } from "../src/transaction/rules.ts";
 import { exactExp, Random } from "./random.ts";
 
 export const defaultSeed = 42;

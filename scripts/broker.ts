@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
-import { kafkaAnswers } from "../src/pipeline/kafka.ts";
+import { kafkaAnswers } from "../src/kafka/client.ts";
 
 const root = join(import.meta.dir, "..");
 const pomFile = join(root, "scripts", "kafka", "pom.xml");
@@ -242,7 +242,7 @@ async function startBroker(options: BrokerOptions & { host: string; port: number
 }
 
 if (import.meta.main) {
-  const { loadConfigOrExit } = await import("../src/config.ts");
+  const { loadConfigOrExit } = await import("../src/runtime/config.ts");
   const config = loadConfigOrExit();
   const broker = await ensureBroker({
     broker: config.kafkaBrokers[0] as string,

@@ -4,11 +4,11 @@
 // through the API, prints where to look, and stops everything on Ctrl-C.
 import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
-import { loadConfigOrExit } from "../src/config.ts";
-import { ensureDatabase, openDatabase } from "../src/pipeline/db.ts";
-import { migrate } from "../src/pipeline/migrate.ts";
-import { readPaySimCsv } from "../src/pipeline/paysim-csv.ts";
+import { ensureDatabase, openDatabase } from "../src/postgres/connection.ts";
+import { migrate } from "../src/postgres/migrate.ts";
+import { loadConfigOrExit } from "../src/runtime/config.ts";
 import { seed } from "../src/seed.ts";
+import { readPaySimCsv } from "../src/transaction/paysim-csv.ts";
 import { ensureBroker } from "./broker.ts";
 
 const root = join(import.meta.dir, "..");

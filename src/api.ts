@@ -2,9 +2,8 @@
 // answers 202 after the broker's ack; serves reports read from PostgreSQL.
 
 import { createApp } from "./api/app.ts";
-import { healthCheckTimeoutMs } from "./api/health.ts";
-import { type Config, exitOnStartFailure, loadConfigOrExit } from "./config.ts";
-import { ensureDatabase, openDatabase } from "./pipeline/db.ts";
+import { ProduceBatcher } from "./api/produce-batcher.ts";
+import { healthCheckTimeoutMs } from "./api/routes/health.ts";
 import {
   createProducer,
   ensureTopics,
@@ -12,9 +11,10 @@ import {
   kafkaAnswers,
   produce,
   txlogTopics,
-} from "./pipeline/kafka.ts";
-import { migrate } from "./pipeline/migrate.ts";
-import { ProduceBatcher } from "./pipeline/produce-batcher.ts";
+} from "./kafka/client.ts";
+import { ensureDatabase, openDatabase } from "./postgres/connection.ts";
+import { migrate } from "./postgres/migrate.ts";
+import { type Config, exitOnStartFailure, loadConfigOrExit } from "./runtime/config.ts";
 
 export interface RunningApi {
   url: string;

@@ -5,9 +5,9 @@
 // "accepted", which is why kafka_partition/kafka_offset stay NULL.
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { Sql } from "./pipeline/db.ts";
-import { transactionIdForKey } from "./pipeline/ids.ts";
-import { describeRecord, readPaySimCsv } from "./pipeline/paysim-csv.ts";
+import type { Sql } from "./postgres/connection.ts";
+import { transactionIdForKey } from "./transaction/ids.ts";
+import { describeRecord, readPaySimCsv } from "./transaction/paysim-csv.ts";
 
 export const defaultSeedFile = join(import.meta.dir, "..", "data", "paysim-sample.csv");
 export const defaultSeedRows = 100;
@@ -77,9 +77,9 @@ export async function seed(sql: Sql, file = defaultSeedFile, rows = defaultSeedR
 
 if (import.meta.main) {
   const { values } = parseArgs({ options: { file: { type: "string" } }, strict: true });
-  const { loadConfigOrExit } = await import("./config.ts");
-  const { ensureDatabase, openDatabase } = await import("./pipeline/db.ts");
-  const { migrate } = await import("./pipeline/migrate.ts");
+  const { loadConfigOrExit } = await import("./runtime/config.ts");
+  const { ensureDatabase, openDatabase } = await import("./postgres/connection.ts");
+  const { migrate } = await import("./postgres/migrate.ts");
   const config = loadConfigOrExit();
   const file = values.file ?? defaultSeedFile;
   await ensureDatabase(config.databaseUrl);

@@ -11,10 +11,7 @@
 // dead-lettered.
 //
 // `bun run worker` runs it; tests call startWorker() in-process.
-import { type Config, exitOnStartFailure, loadConfigOrExit } from "./config.ts";
-import { type Batch, Batcher, BatchLimitError } from "./pipeline/batcher.ts";
-import { ensureDatabase, openDatabase, type Sql } from "./pipeline/db.ts";
-import { type DeadLetter, deadLetter } from "./pipeline/dlq.ts";
+
 import {
   commitOffsets,
   consume,
@@ -28,11 +25,15 @@ import {
   type KafkaStream,
   type PartitionOffset,
   txlogTopics,
-} from "./pipeline/kafka.ts";
-import { migrate } from "./pipeline/migrate.ts";
+} from "./kafka/client.ts";
+import { type Batch, Batcher, BatchLimitError } from "./pipeline/batcher.ts";
+import { SinkInvariantError, type SinkRow, stagingLine, writeBatchIsolating } from "./pipeline/copy-writer.ts";
+import { type DeadLetter, deadLetter } from "./pipeline/dead-letters.ts";
 import { OwnershipError, PartitionOwnership } from "./pipeline/ownership.ts";
-import { decodeMessage, describeErrors } from "./pipeline/schema.ts";
-import { SinkInvariantError, type SinkRow, stagingLine, writeBatchIsolating } from "./pipeline/sink.ts";
+import { ensureDatabase, openDatabase, type Sql } from "./postgres/connection.ts";
+import { migrate } from "./postgres/migrate.ts";
+import { type Config, exitOnStartFailure, loadConfigOrExit } from "./runtime/config.ts";
+import { decodeMessage, describeErrors } from "./transaction/rules.ts";
 
 /** First wait before retrying a failed write, milliseconds; doubles up to config.retryBackoffMsMax. */
 export const retryBackoffMsMin = 100;

@@ -6,11 +6,11 @@ import { type Subprocess, spawn } from "bun";
 import { paysimRows } from "../data/generate.ts";
 import { freePort } from "../scripts/broker.ts";
 import type { StoredTransaction } from "../src/api/reads.ts";
-import { transactionIdForKey } from "../src/pipeline/ids.ts";
-import { readPaySimCsv } from "../src/pipeline/paysim-csv.ts";
-import type { Transaction } from "../src/pipeline/schema.ts";
 import { defaultSeedFile, seed } from "../src/seed.ts";
-import { eventually, freshDatabase, type TestDatabase, testConfig, testTopics } from "./support.ts";
+import { transactionIdForKey } from "../src/transaction/ids.ts";
+import { readPaySimCsv } from "../src/transaction/paysim-csv.ts";
+import type { Transaction } from "../src/transaction/rules.ts";
+import { eventually, freshDatabase, type TestDatabase, testConfig, testTopics } from "./support/run.ts";
 
 const root = join(import.meta.dir, "..");
 const topics = testTopics("e2e");

@@ -2,11 +2,11 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dropDatabase, openDatabase, withDatabase } from "../src/pipeline/db.ts";
-import { transactionIdForKey } from "../src/pipeline/ids.ts";
-import { headerField, paysimHeader } from "../src/pipeline/paysim-csv.ts";
+import { dropDatabase, openDatabase, withDatabase } from "../src/postgres/connection.ts";
 import { defaultSeedFile, seed, seedAcceptedAtBaseMs } from "../src/seed.ts";
-import { freshDatabase, testConfig } from "./support.ts";
+import { transactionIdForKey } from "../src/transaction/ids.ts";
+import { headerField, paysimHeader } from "../src/transaction/paysim-csv.ts";
+import { freshDatabase, testConfig } from "./support/run.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "txlog-seed-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));

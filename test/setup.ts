@@ -7,11 +7,11 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBroker, freePort } from "../scripts/broker.ts";
-import { settings } from "../src/config.ts";
-import { dropDatabase, ensureDatabase, openDatabase, withDatabase } from "../src/pipeline/db.ts";
-import { deleteGroups, deleteTopics, kafkaAnswers, namesWithPrefix } from "../src/pipeline/kafka.ts";
-import { migrate } from "../src/pipeline/migrate.ts";
-import { dropAbandonedTestDatabases, runDatabaseName } from "./abandoned.ts";
+import { deleteGroups, deleteTopics, kafkaAnswers, namesWithPrefix } from "../src/kafka/client.ts";
+import { dropDatabase, ensureDatabase, openDatabase, withDatabase } from "../src/postgres/connection.ts";
+import { migrate } from "../src/postgres/migrate.ts";
+import { settings } from "../src/runtime/config.ts";
+import { dropAbandonedTestDatabases, runDatabaseName } from "./support/abandoned.ts";
 
 const runId = randomBytes(4).toString("hex");
 const prefix = `txlog-test-${runId}`;

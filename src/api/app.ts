@@ -2,14 +2,14 @@
 // /swagger (OpenAPI JSON at /swagger/json), and one error shape for all.
 import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
-import type { Config } from "../config.ts";
-import type { Sql } from "../pipeline/db.ts";
-import type { ProduceBatcher } from "../pipeline/produce-batcher.ts";
-import type { FieldError } from "../pipeline/schema.ts";
+import type { Sql } from "../postgres/connection.ts";
+import type { Config } from "../runtime/config.ts";
+import type { FieldError } from "../transaction/rules.ts";
 import { invalid, RequestError } from "./errors.ts";
-import { healthRoutes } from "./health.ts";
-import { reportRoutes } from "./reports.ts";
-import { transactionRoutes } from "./transactions.ts";
+import type { ProduceBatcher } from "./produce-batcher.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { reportRoutes } from "./routes/reports.ts";
+import { transactionRoutes } from "./routes/transactions.ts";
 
 export interface ApiDeps {
   config: Config;

@@ -7,7 +7,7 @@ import {
   describeErrors,
   type FieldError,
   type Transaction,
-} from "../pipeline/schema.ts";
+} from "../transaction/rules.ts";
 
 export const ErrorBody = t.Object(
   {

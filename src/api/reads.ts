@@ -1,7 +1,7 @@
 // The API's reads from PostgreSQL. The API never writes transactions: that is
 // the worker's job, after Kafka.
-import type { Sql } from "../pipeline/db.ts";
-import { type Transaction, type TransactionType, uuidPattern } from "../pipeline/schema.ts";
+import type { Sql } from "../postgres/connection.ts";
+import { type Transaction, type TransactionType, uuidPattern } from "../transaction/rules.ts";
 
 /** A row as the API returns it: the transaction, its id, its status and times. */
 export interface StoredTransaction extends Transaction {

@@ -2,9 +2,8 @@
 // input gets, and that nothing reaches Kafka unless the whole request is good.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../../src/api/app.ts";
+import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
 import { type RunningApi, startApi } from "../../src/api.ts";
-import { openDatabase } from "../../src/pipeline/db.ts";
-import { transactionIdForKey } from "../../src/pipeline/ids.ts";
 import {
   consume,
   createConsumer,
@@ -12,10 +11,11 @@ import {
   endOffsets,
   type KafkaMessage,
   produce,
-} from "../../src/pipeline/kafka.ts";
-import { ProduceBatcher } from "../../src/pipeline/produce-batcher.ts";
-import { decodeMessage } from "../../src/pipeline/schema.ts";
-import { kafkaConnection, testConfig, testTopics } from "../support.ts";
+} from "../../src/kafka/client.ts";
+import { openDatabase } from "../../src/postgres/connection.ts";
+import { transactionIdForKey } from "../../src/transaction/ids.ts";
+import { decodeMessage } from "../../src/transaction/rules.ts";
+import { kafkaConnection, testConfig, testTopics } from "../support/run.ts";
 
 const topics = testTopics("api");
 const config = testConfig({ port: 0, ...topics });

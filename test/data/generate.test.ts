@@ -10,8 +10,8 @@ import {
   paysimRows,
 } from "../../data/generate.ts";
 import { exactExp, Random } from "../../data/random.ts";
-import { paysimHeader } from "../../src/pipeline/paysim-csv.ts";
-import { checkTransaction, describeErrors, type TransactionType } from "../../src/pipeline/schema.ts";
+import { paysimHeader } from "../../src/transaction/paysim-csv.ts";
+import { checkTransaction, describeErrors, type TransactionType } from "../../src/transaction/rules.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "txlog-generate-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));

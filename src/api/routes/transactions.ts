@@ -1,0 +1,209 @@
+// POST /transaction, POST /transactions, GET /transactions/:id.
+// A 202 is answered only after Kafka acknowledged the write (acks=all).
+import { Elysia, type TSchema, t } from "elysia";
+import type { Sql } from "../../postgres/connection.ts";
+import type { Config } from "../../runtime/config.ts";
+import { newTransactionId, transactionIdForKey } from "../../transaction/ids.ts";
+import {
+  type AcceptedTransaction,
+  checkTransaction,
+  encodeMessage,
+  type Transaction,
+  TransactionInput,
+} from "../../transaction/rules.ts";
+import { checkBatch, ErrorBody, invalid, RequestError } from "../errors.ts";
+import { AcceptTimeoutError, OverloadedError, type ProduceBatcher } from "../produce-batcher.ts";
+import { findTransaction } from "../reads.ts";
+
+export interface TransactionRoutesDeps {
+  config: Config;
+  sql: Sql;
+  batcher: ProduceBatcher;
+}
+
+const idempotencyKeyMax = 255;
+const idempotencyKeyRule = `must be 1 to ${idempotencyKeyMax} printable ASCII characters`;
+const idempotencyKeyPattern = new RegExp(`^[\\x20-\\x7E]{1,${idempotencyKeyMax}}$`);
+/** For OpenAPI only: idempotencyKey() checks the header with the same pattern. */
+const IdempotencyKey = t.String({
+  minLength: 1,
+  maxLength: idempotencyKeyMax,
+  pattern: idempotencyKeyPattern.source,
+  description:
+    "client-chosen key: the same key always yields the same transactionId, so a retried request cannot create a second row",
+});
+
+/**
+ * The Idempotency-Key header, checked here rather than by an Elysia headers
+ * schema: a schema makes Elysia copy every header of every request into an
+ * object first.
+ */
+function idempotencyKey(request: Request): string | undefined {
+  const key = request.headers.get("idempotency-key");
+  if (key === null) return undefined;
+  if (!idempotencyKeyPattern.test(key)) {
+    throw new RequestError(400, invalid([{ field: "idempotency-key", rule: idempotencyKeyRule }], "invalid_headers"));
+  }
+  return key;
+}
+
+/**
+ * OpenAPI for a POST body and the Idempotency-Key header. The POST routes
+ * declare no Elysia body schema: checkTransaction / checkBatch validate every
+ * field and name each error, so Elysia's own pass (a check and a decode per
+ * element) was the same work done twice on the hot path.
+ */
+function postDocs(body: TSchema) {
+  return {
+    requestBody: { required: true, content: { "application/json": { schema: body } } },
+    parameters: [{ in: "header", name: "Idempotency-Key", required: false, schema: IdempotencyKey }],
+  } as Record<string, unknown>;
+}
+
+const Accepted = t.Object({
+  transactionId: t.String({ format: "uuid", examples: ["0193a8e2-7c41-7b2e-9d0a-3f5c2e1b4a77"] }),
+  status: t.Literal("pending"),
+});
+const AcceptedBatch = t.Object({
+  transactionIds: t.Array(t.String({ format: "uuid" })),
+  status: t.Literal("pending"),
+});
+
+const StoredTransaction = t.Object({
+  transactionId: t.String({ format: "uuid" }),
+  step: t.Integer(),
+  type: t.String(),
+  amount: t.String({ examples: ["9839.64"] }),
+  nameOrig: t.String(),
+  oldbalanceOrg: t.String(),
+  newbalanceOrig: t.String(),
+  nameDest: t.String(),
+  oldbalanceDest: t.String(),
+  newbalanceDest: t.String(),
+  isFraud: t.Boolean(),
+  isFlaggedFraud: t.Boolean(),
+  status: t.Literal("Completed"),
+  acceptedAt: t.String({ format: "date-time" }),
+  committedAt: t.String({ format: "date-time" }),
+});
+
+export { StoredTransaction as StoredTransactionSchema };
+
+type Outcome = { ok: true } | { ok: false; status: 503; body: ErrorBody };
+
+function unavailable(error: string, message: string): Outcome {
+  return { ok: false, status: 503, body: { error, message } };
+}
+
+function accepted(transaction: Transaction, transactionId: string, acceptedAt: string): AcceptedTransaction {
+  return { transactionId, acceptedAt, ...transaction };
+}
+
+export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDeps) {
+  /** Hands transactions to Kafka, all in one produce request; ok only after the ack. */
+  async function handOver(transactions: AcceptedTransaction[]): Promise<Outcome> {
+    const messages = transactions.map((transaction) => ({
+      topic: config.topic,
+      // One account's transactions share a partition, so they stay in order.
+      // Names are printable ASCII: latin1 gives the UTF-8 bytes, faster.
+      key: Buffer.from(transaction.nameOrig, "latin1"),
+      value: encodeMessage(transaction),
+    }));
+    try {
+      await batcher.submit(messages);
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof OverloadedError) {
+        return unavailable("overloaded", `${error.message}; nothing was accepted, retry later`);
+      }
+      console.error(`produce failed: ${(error as Error).message}`);
+      if (error instanceof AcceptTimeoutError && !error.sent) {
+        return unavailable(
+          "kafka_unavailable",
+          `Kafka could not take the write within ${config.acceptTimeoutMs} ms; nothing was accepted, retry later`,
+        );
+      }
+      return unavailable(
+        "kafka_unavailable",
+        `Kafka did not acknowledge within ${config.acceptTimeoutMs} ms (${(error as Error).message}); the transaction may or may not be accepted: retry with the same Idempotency-Key`,
+      );
+    }
+  }
+
+  return new Elysia({ name: "transactions", normalize: false })
+    .post(
+      "/transaction",
+      async ({ body, request, set, status }) => {
+        const key = idempotencyKey(request);
+        const checked = checkTransaction(body);
+        if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
+        const transactionId = key === undefined ? newTransactionId() : transactionIdForKey(key);
+        const outcome = await handOver([accepted(checked.value, transactionId, new Date().toISOString())]);
+        if (!outcome.ok) {
+          set.headers["retry-after"] = "1";
+          return status(503, outcome.body);
+        }
+        set.headers.location = `/transactions/${transactionId}`;
+        return status(202, { transactionId, status: "pending" as const });
+      },
+      {
+        response: { 202: Accepted, 400: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        detail: {
+          ...postDocs(TransactionInput),
+          summary: "Log one transaction",
+          description:
+            "Validates the transaction and hands it to Kafka. 202 means Kafka has it on disk (acks=all); the worker then stores it and GET /transactions/{id} shows it Completed. 503 with Retry-After when Kafka cannot take it in time.",
+          tags: ["transactions"],
+        },
+      },
+    )
+    .post(
+      "/transactions",
+      async ({ body, request, set, status }) => {
+        const key = idempotencyKey(request);
+        const checked = checkBatch(body, config.batchEndpointRowsMax);
+        if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
+        const acceptedAt = new Date().toISOString();
+        const transactions = checked.value.map((transaction, index) => {
+          const id = key === undefined ? newTransactionId() : transactionIdForKey(`${key}:${index}`);
+          return accepted(transaction, id, acceptedAt);
+        });
+        const outcome = await handOver(transactions);
+        if (!outcome.ok) {
+          set.headers["retry-after"] = "1";
+          return status(503, outcome.body);
+        }
+        return status(202, { transactionIds: transactions.map((tx) => tx.transactionId), status: "pending" as const });
+      },
+      {
+        response: { 202: AcceptedBatch, 400: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        detail: {
+          ...postDocs(t.Array(TransactionInput, { minItems: 1, maxItems: config.batchEndpointRowsMax })),
+          summary: `Log up to ${config.batchEndpointRowsMax} transactions, all or none`,
+          description:
+            "Every element must be valid or none is accepted. All go to Kafka in one produce request; 202 lists the ids in order. With Idempotency-Key K, element i gets the id of key K:i.",
+          tags: ["transactions"],
+        },
+      },
+    )
+    .get(
+      "/transactions/:id",
+      async ({ params, status }) => {
+        const stored = await findTransaction(sql, params.id);
+        if (stored === undefined) {
+          return status(404, {
+            error: "not_found",
+            message: `no stored transaction has id ${params.id}; an accepted one appears here once the worker has written it`,
+          });
+        }
+        return stored;
+      },
+      {
+        params: t.Object({
+          id: t.String({ format: "uuid", description: "transactionId from the 202", error: "must be a UUID" }),
+        }),
+        response: { 200: StoredTransaction, 404: ErrorBody, 422: ErrorBody },
+        detail: { summary: "One stored transaction", tags: ["transactions"] },
+      },
+    );
+}

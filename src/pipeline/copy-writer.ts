@@ -1,0 +1,294 @@
+// Writes a batch of decoded transactions to PostgreSQL, one transaction per
+// batch. The fast way, taken first: COPY the rows straight into transactions.
+// The transaction id is the primary key, so a batch holding an id already
+// stored (a redelivery after a crash, a failed offset commit, a rebalance, a
+// retried Idempotency-Key) makes that COPY fail as a whole and roll back;
+// the batch is then written the careful way: COPY into a temporary staging
+// table and one INSERT … SELECT that skips ids already present. Either way,
+// writing the same batch again adds nothing.
+import { Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Sql } from "../postgres/connection.ts";
+import { CopyTextError, copyField } from "../postgres/copy-text.ts";
+import { withTimeout } from "../runtime/timeout.ts";
+import { type AcceptedTransaction, transactionText } from "../transaction/rules.ts";
+
+/** One transaction to write and where it was read from Kafka. */
+export interface SinkRow {
+  transaction: AcceptedTransaction;
+  partition: number;
+  offset: bigint;
+}
+
+export interface WriteResult {
+  /** Rows this write added. */
+  inserted: number;
+  /** Rows whose id was already in the table (or twice in the batch). */
+  duplicates: number;
+  /** "direct": COPY into transactions; "staging": through the staging table. */
+  path: WritePath;
+}
+
+export type WritePath = "direct" | "staging";
+
+export class SinkInvariantError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SinkInvariantError";
+  }
+}
+
+/** The columns of a stagingLine, in order: COPY names them for both tables. */
+export const lineColumns = [
+  "transaction_id",
+  "step",
+  "type",
+  "amount",
+  "name_orig",
+  "oldbalance_org",
+  "newbalance_orig",
+  "name_dest",
+  "oldbalance_dest",
+  "newbalance_dest",
+  "is_fraud",
+  "is_flagged_fraud",
+  "accepted_at",
+  "kafka_partition",
+  "kafka_offset",
+];
+
+/** A row as one COPY text line, fields in the order of lineColumns. */
+export function stagingLine(row: SinkRow): string {
+  // Only the names can hold a character COPY escapes (a backslash): every
+  // other field was validated to digits, letters, '-', '.', ':' (ids, money,
+  // times, types), so it goes in as it is. Money stays the decimal string it
+  // arrived as; PostgreSQL's NUMERIC parses it.
+  return `${transactionText(row.transaction, copyField)}\t${row.partition}\t${row.offset}\n`;
+}
+
+/** Lines per write to the COPY stream: bounds each chunk, not the batch. */
+const copyChunkLines = 1000;
+
+export interface WriteOptions {
+  /**
+   * Longest wait for a COPY to finish, milliseconds. postgres.js 3.4.9 never
+   * settles a COPY the server rejects after the last chunk (porsager/postgres
+   * #1173; patches/postgres@3.4.9.patch applies the fix of PR #1183): should
+   * a dependency update lose that fix, this bound still turns the hang into
+   * an error and a rollback.
+   */
+  copyTimeoutMs?: number;
+  /**
+   * Try COPY straight into transactions first (default true). The worker turns
+   * it off after a batch that held duplicates: a redelivered backlog would
+   * otherwise fail the fast way batch after batch.
+   */
+  direct?: boolean;
+}
+
+export const copyTimeoutMsDefault = 60_000;
+
+export class CopyTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`COPY did not finish within ${timeoutMs} ms`);
+    this.name = "CopyTimeoutError";
+  }
+}
+
+/**
+ * Writes `rows` in one PostgreSQL transaction and returns how many were new.
+ * Throws (and writes nothing) when any row is rejected; writeBatchIsolating
+ * finds which.
+ */
+export async function writeBatch(sql: Sql, rows: SinkRow[], options: WriteOptions = {}): Promise<WriteResult> {
+  // Encode before BEGIN: a row that cannot be encoded fails without a round trip.
+  return writeLines(sql, rows.map(stagingLine), rows.length, options);
+}
+
+/**
+ * writeBatch from encoded lines (rows.map(stagingLine)): the direct COPY
+ * first unless options.direct is false, and the staging table when the
+ * direct COPY is refused for its data (a duplicate id, or a value PostgreSQL
+ * refuses, which the staging path then reports with a normal SQL error).
+ */
+export async function writeLines(
+  sql: Sql,
+  lines: string[],
+  expectedRows: number,
+  options: WriteOptions = {},
+): Promise<WriteResult> {
+  if (expectedRows === 0) return { inserted: 0, duplicates: 0, path: "direct" };
+  if (options.direct !== false) {
+    try {
+      return await copyDirect(sql, lines, expectedRows, options);
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+    }
+  }
+  return writeStagingLines(sql, lines, expectedRows, options);
+}
+
+/** The batch's lines as COPY chunks of at most copyChunkLines lines each. */
+function copyChunks(lines: string[]): string[] {
+  const chunks: string[] = [];
+  for (let i = 0; i < lines.length; i += copyChunkLines) chunks.push(lines.slice(i, i + copyChunkLines).join(""));
+  return chunks;
+}
+
+/** Streams `chunks` into a COPY … FROM STDIN, bounded by copyTimeoutMs. */
+function copyInto(copy: Promise<Writable>, chunks: string[], copyTimeoutMs: number): Promise<void> {
+  return withTimeout(
+    copy.then((writable) => pipeline(Readable.from(chunks), writable)),
+    copyTimeoutMs,
+    () => new CopyTimeoutError(copyTimeoutMs),
+  );
+}
+
+/**
+ * COPY straight into transactions: no staging table, no second pass. COPY is
+ * all or nothing, so when it succeeds every line is one new row; status and
+ * committed_at take their column defaults ('Completed', the transaction's
+ * now(), as on the staging path).
+ */
+async function copyDirect(sql: Sql, lines: string[], expectedRows: number, options: WriteOptions) {
+  if (lines.length !== expectedRows) {
+    throw new SinkInvariantError(`${lines.length} lines for a batch of ${expectedRows}`);
+  }
+  const chunks = copyChunks(lines);
+  return sql.begin(async (tx) => {
+    const copy = tx`COPY transactions (${tx(lineColumns)}) FROM STDIN`.writable();
+    // Throwing out of the callback makes sql.begin send ROLLBACK.
+    await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
+    return { inserted: expectedRows, duplicates: 0, path: "direct" as const };
+  });
+}
+
+/**
+ * The careful way, from encoded lines; `expectedRows` is the batch size the
+ * staging table must hold. Exported for tests, which feed it lines no SinkRow
+ * can produce.
+ */
+export async function writeStagingLines(
+  sql: Sql,
+  lines: string[],
+  expectedRows: number,
+  options: WriteOptions = {},
+): Promise<WriteResult> {
+  const chunks = copyChunks(lines);
+
+  return sql.begin(async (tx) => {
+    // Text columns: COPY itself never rejects a value; the casts in the INSERT
+    // below do, with a normal SQL error naming the value. Created once per
+    // connection and emptied at each commit: no catalog churn per batch.
+    await tx`
+      CREATE TEMP TABLE IF NOT EXISTS txlog_staging (
+        transaction_id text, step text, type text, amount text,
+        name_orig text, oldbalance_org text, newbalance_orig text,
+        name_dest text, oldbalance_dest text, newbalance_dest text,
+        is_fraud text, is_flagged_fraud text, accepted_at text,
+        kafka_partition text, kafka_offset text
+      ) ON COMMIT DELETE ROWS`;
+    const copy = tx`COPY txlog_staging (${tx(lineColumns)}) FROM STDIN`.writable();
+    await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
+
+    // The staging count and the insert travel in one statement (one round
+    // trip). ORDER BY id keeps the first copy of an id sent twice in one batch
+    // (ON CONFLICT DO NOTHING skips the second) and makes concurrent workers
+    // lock keys in the same order (no deadlock).
+    const [result] = await tx<{ staged: number; inserted: number }[]>`
+      WITH staged AS (SELECT count(*)::integer AS rows FROM txlog_staging),
+      inserted AS (
+        INSERT INTO transactions (
+          transaction_id, step, type, amount,
+          name_orig, oldbalance_org, newbalance_orig,
+          name_dest, oldbalance_dest, newbalance_dest,
+          is_fraud, is_flagged_fraud, status, accepted_at, committed_at,
+          kafka_partition, kafka_offset
+        )
+        SELECT
+          transaction_id::uuid, step::integer, type, amount::numeric,
+          name_orig, oldbalance_org::numeric, newbalance_orig::numeric,
+          name_dest, oldbalance_dest::numeric, newbalance_dest::numeric,
+          is_fraud::boolean, is_flagged_fraud::boolean, 'Completed', accepted_at::timestamptz, now(),
+          kafka_partition::integer, kafka_offset::bigint
+        FROM txlog_staging
+        ORDER BY transaction_id::uuid, kafka_partition::integer, kafka_offset::bigint
+        ON CONFLICT (transaction_id) DO NOTHING
+        RETURNING 1
+      )
+      SELECT (SELECT rows FROM staged) AS staged, (SELECT count(*)::integer FROM inserted) AS inserted`;
+    // Thrown inside the transaction: a broken invariant rolls the batch back.
+    if (result?.staged !== expectedRows) {
+      throw new SinkInvariantError(`staging holds ${result?.staged} rows, the batch has ${expectedRows}`);
+    }
+    const inserted = { count: result.inserted };
+    if (inserted.count < 0 || inserted.count > expectedRows) {
+      throw new SinkInvariantError(`inserted ${inserted.count} rows from a batch of ${expectedRows}`);
+    }
+    return { inserted: inserted.count, duplicates: expectedRows - inserted.count, path: "staging" as const };
+  });
+}
+
+/**
+ * True when PostgreSQL (or the encoder) refused the data itself: writing the
+ * same rows again can never succeed. Anything else (connection lost, table
+ * missing, deadlock, disk full) may pass on a retry.
+ */
+export function isDataError(error: unknown): boolean {
+  if (error instanceof CopyTextError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  // Class 22: data exception (bad value, out of range); 23: integrity constraint violation.
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
+}
+
+export interface RejectedRow {
+  row: SinkRow;
+  /** PostgreSQL's message for the row. */
+  reason: string;
+}
+
+export interface IsolatedWriteResult extends WriteResult {
+  /** Rows the database refused on their own; the rest are written. */
+  rejected: RejectedRow[];
+}
+
+/**
+ * writeBatch, but when the database refuses the data, halves the batch until
+ * the refused rows stand alone, and writes everything else. One bad row costs
+ * about 2·log2(n) extra transactions instead of stopping the partition. Errors
+ * that are not about the data are thrown as they are (the caller retries).
+ */
+export async function writeBatchIsolating(
+  sql: Sql,
+  rows: SinkRow[],
+  options: WriteOptions = {},
+  /** rows.map(stagingLine), when the caller encoded them ahead of time. */
+  lines?: string[],
+): Promise<IsolatedWriteResult> {
+  try {
+    const result = await writeLines(sql, lines ?? rows.map(stagingLine), rows.length, options);
+    return { ...result, rejected: [] };
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    if (rows.length === 1) {
+      const reason = errorText(error);
+      return { inserted: 0, duplicates: 0, path: "staging", rejected: [{ row: rows[0] as SinkRow, reason }] };
+    }
+    // The halves go the careful way: the direct COPY would only fail again.
+    const halves = { ...options, direct: false };
+    const middle = Math.ceil(rows.length / 2);
+    const first = await writeBatchIsolating(sql, rows.slice(0, middle), halves);
+    const second = await writeBatchIsolating(sql, rows.slice(middle), halves);
+    return {
+      inserted: first.inserted + second.inserted,
+      duplicates: first.duplicates + second.duplicates,
+      path: "staging",
+      rejected: [...first.rejected, ...second.rejected],
+    };
+  }
+}
+
+function errorText(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return e.code ? `${e.code} ${e.message}` : String(e.message ?? error);
+}

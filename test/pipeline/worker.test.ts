@@ -1,0 +1,310 @@
+// The worker against the real broker and PostgreSQL: each test has its own
+// topic, consumer group and database, and runs the worker in-process.
+import { afterAll, expect, test } from "bun:test";
+import {
+  committedOffsets,
+  consume,
+  createConsumer,
+  createProducer,
+  endOffsets,
+  type KafkaMessage,
+  type OutgoingMessage,
+  produce,
+} from "../../src/kafka/client.ts";
+import { dlqHeaders } from "../../src/pipeline/dead-letters.ts";
+import type { Config } from "../../src/runtime/config.ts";
+import { withTimeout } from "../../src/runtime/timeout.ts";
+import { type AcceptedTransaction, encodeMessage } from "../../src/transaction/rules.ts";
+import { startWorker, type WorkerHandle } from "../../src/worker.ts";
+import {
+  eventually,
+  freshDatabase,
+  kafkaConnection,
+  sampleTransaction,
+  type TestDatabase,
+  testConfig,
+  testTopics,
+} from "../support/run.ts";
+
+const connection = kafkaConnection();
+const producer = createProducer(connection);
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  await producer.close();
+});
+
+interface Setup {
+  config: Config;
+  db: TestDatabase;
+  logs: string[];
+  worker: WorkerHandle;
+}
+
+/** A worker of its own: topic, DLQ, group and database named after the test. */
+async function setup(name: string, overrides: Partial<Config> = {}): Promise<Setup> {
+  const db = await freshDatabase(name.replaceAll("-", "_"));
+  cleanups.push(() => db.drop());
+  const config = testConfig({ ...testTopics(name), databaseUrl: db.url, batchLingerMs: 20, ...overrides });
+  const logs: string[] = [];
+  const worker = await startWorker(config, { log: (line) => logs.push(line) });
+  cleanups.push(() => worker.stop());
+  return { config, db, logs, worker };
+}
+
+/** A sample transaction accepted now, from an account of its own (so messages spread over partitions). */
+function accepted(overrides: Partial<AcceptedTransaction> = {}): AcceptedTransaction {
+  return sampleTransaction({
+    acceptedAt: new Date().toISOString(),
+    nameOrig: `C${Math.floor(Math.random() * 1e9)}`,
+    ...overrides,
+  });
+}
+
+function message(topic: string, transaction: AcceptedTransaction): OutgoingMessage {
+  return { topic, key: Buffer.from(transaction.nameOrig), value: encodeMessage(transaction) };
+}
+
+async function rowCount(db: TestDatabase, table = "transactions"): Promise<number> {
+  const [row] = await db.sql`SELECT count(*)::integer AS count FROM ${db.sql(table)}`;
+  return row?.count as number;
+}
+
+/** Committed offsets of the group once they equal the topic's end offsets, on every partition. */
+async function drained(config: Config, timeoutMs = 20_000): Promise<Map<number, bigint>> {
+  return eventually(
+    async () => {
+      const [end, committed] = await Promise.all([
+        endOffsets(connection, config.topic),
+        committedOffsets(connection, config.groupId, config.topic),
+      ]);
+      for (const [partition, offset] of end) {
+        if (offset > 0n && committed.get(partition) !== offset) return undefined;
+      }
+      return committed;
+    },
+    timeoutMs,
+    "committed offsets equal to end offsets",
+  );
+}
+
+/** The first `count` messages of `topic`, read by a throwaway group. */
+async function readTopic(topic: string, count: number): Promise<KafkaMessage[]> {
+  const consumer = createConsumer(connection, { groupId: `${topic}-reader` });
+  const received: KafkaMessage[] = [];
+  try {
+    const stream = await consume(consumer, [topic]);
+    await withTimeout(
+      (async () => {
+        for await (const m of stream) {
+          received.push(m);
+          if (received.length >= count) break;
+        }
+      })(),
+      20_000,
+      `reading ${count} messages of ${topic}`,
+    );
+    await stream.close();
+  } finally {
+    await consumer.close(true);
+  }
+  return received;
+}
+
+test("offsets are committed after the batch is written: committed equals end offsets once drained", async () => {
+  const { config, db, logs, worker } = await setup("worker-drain", { batchRowsMax: 7 });
+  const transactions = Array.from({ length: 40 }, () => accepted());
+  await produce(
+    producer,
+    transactions.map((t) => message(config.topic, t)),
+  );
+
+  const committed = await drained(config);
+  expect(await rowCount(db)).toBe(40);
+  const end = await endOffsets(connection, config.topic);
+  expect([...committed.values()].reduce((a, b) => a + b, 0n)).toBe(40n);
+  expect(committed).toEqual(new Map([...end].filter(([, offset]) => offset > 0n)));
+  // Every committed offset is one past a message that is stored with its Kafka position.
+  for (const [partition, offset] of committed) {
+    const [row] = await db.sql`SELECT max(kafka_offset) AS last FROM transactions WHERE kafka_partition = ${partition}`;
+    expect(BigInt(row?.last as string) + 1n).toBe(offset);
+  }
+  // batchRowsMax 7: 40 rows take at least 6 batches, each logged in two lines.
+  expect(worker.stats.batches).toBeGreaterThanOrEqual(6);
+  const received = logs.filter((line) => line.startsWith("Message Received: "));
+  const committedLines = logs.filter((line) => line.startsWith("DB Committed: "));
+  expect(received.length).toBe(worker.stats.batches);
+  expect(committedLines.length).toBe(worker.stats.batches);
+  for (const line of received) {
+    const match = /^Message Received: (\d+) messages \(\d+ bytes\) from partitions [\d,]+ in \d+ ms$/.exec(line);
+    expect(match).not.toBeNull();
+    expect(Number(match?.[1])).toBeLessThanOrEqual(7);
+  }
+  expect(committedLines[0]).toMatch(
+    /^DB Committed: \d+ rows \(0 already present, 0 dead-lettered\) in \d+ ms, COPY into transactions$/,
+  );
+}, 30_000);
+
+test("the same transaction id produced twice leaves one row", async () => {
+  const { config, db, worker } = await setup("worker-dup");
+  const original = accepted({ amount: "100.00" });
+  // Same id, other content: the first one written wins, the second is "already present".
+  const retried = { ...original, amount: "999.99" };
+  await produce(producer, [message(config.topic, original)]);
+  await eventually(async () => ((await rowCount(db)) === 1 ? true : undefined), 20_000, "first row");
+  await produce(producer, [message(config.topic, retried), message(config.topic, original)]);
+  await drained(config);
+
+  const rows = await db.sql`SELECT transaction_id, amount::text FROM transactions`;
+  expect([...rows]).toEqual([{ transaction_id: original.transactionId, amount: "100.00" }]);
+  expect(worker.stats.inserted).toBe(1);
+  expect(worker.stats.duplicates).toBe(2);
+}, 30_000);
+
+test("poison messages go to the DLQ with their reason; their neighbours in the batch are written", async () => {
+  // One partition and a long linger: all messages land in one batch.
+  const { config, db, worker } = await setup("worker-poison", { topicPartitions: 1, batchLingerMs: 1000 });
+  const good = [accepted(), accepted(), accepted()];
+  const notJson = { topic: config.topic, key: Buffer.from("k-json"), value: Buffer.from("{not json") };
+  const badSchema = message(config.topic, accepted({ amount: "12.345", type: "STEAL" as "PAYMENT" }));
+  badSchema.key = Buffer.from("k-schema");
+  // Passes decodeMessage (a valid JavaScript date) yet PostgreSQL has no year 0: the
+  // safety net for whatever the decoder and the database disagree on.
+  const badForDb = message(config.topic, accepted({ acceptedAt: "0000-01-01T00:00:00.000Z" }));
+  badForDb.key = Buffer.from("k-db");
+  const sent = [
+    message(config.topic, good[0] as AcceptedTransaction),
+    notJson,
+    message(config.topic, good[1] as AcceptedTransaction),
+    badSchema,
+    badForDb,
+    message(config.topic, good[2] as AcceptedTransaction),
+  ];
+  await produce(producer, sent);
+  await drained(config);
+
+  const ids = await db.sql`SELECT transaction_id FROM transactions`;
+  expect(ids.map((r) => r.transaction_id).sort()).toEqual(good.map((t) => t.transactionId).sort());
+  expect(worker.stats.deadLettered).toBe(3);
+  expect(worker.stats.batches).toBe(1);
+
+  const letters = await readTopic(config.dlqTopic, 3);
+  const byKey = new Map(letters.map((m) => [m.key.toString(), m]));
+  expect([...byKey.keys()].sort()).toEqual(["k-db", "k-json", "k-schema"]);
+  const reason = (key: string) => byKey.get(key)?.headers.get(dlqHeaders.reason);
+  expect(reason("k-json")).toBe("(message): is not valid JSON");
+  expect(reason("k-schema")).toContain("amount: ");
+  expect(reason("k-schema")).toContain("type: must be one of");
+  expect(reason("k-db")).toContain("database refused: 22008");
+  for (const [key, original] of [
+    ["k-json", notJson],
+    ["k-schema", badSchema],
+    ["k-db", badForDb],
+  ] as const) {
+    const letter = byKey.get(key) as KafkaMessage;
+    expect(letter.value.equals(original.value)).toBe(true);
+    expect(letter.headers.get(dlqHeaders.sourceTopic)).toBe(config.topic);
+    expect(letter.headers.get(dlqHeaders.sourcePartition)).toBe("0");
+    expect(Number(letter.headers.get(dlqHeaders.sourceOffset))).toBe(sent.indexOf(original));
+  }
+}, 30_000);
+
+test("while the database write fails, offsets stay put; once it works, every row arrives exactly once", async () => {
+  const { config, db, worker } = await setup("worker-dbdown", { retryBackoffMsMax: 200 });
+  const before = Array.from({ length: 10 }, () => accepted());
+  await produce(
+    producer,
+    before.map((t) => message(config.topic, t)),
+  );
+  const baseline = await drained(config);
+
+  await db.sql`ALTER TABLE transactions RENAME TO transactions_away`;
+  const during = Array.from({ length: 25 }, () => accepted());
+  await produce(
+    producer,
+    during.map((t) => message(config.topic, t)),
+  );
+  const retriesBefore = worker.stats.retries;
+  await eventually(async () => (worker.stats.retries >= retriesBefore + 3 ? true : undefined), 20_000, "retries");
+  expect(await committedOffsets(connection, config.groupId, config.topic)).toEqual(baseline);
+  expect(await rowCount(db, "transactions_away")).toBe(10);
+
+  await db.sql`ALTER TABLE transactions_away RENAME TO transactions`;
+  await drained(config);
+  const rows = await db.sql`SELECT transaction_id, count(*)::integer AS n FROM transactions GROUP BY transaction_id`;
+  expect(rows.length).toBe(35);
+  expect(rows.every((r) => r.n === 1)).toBe(true);
+  expect(rows.map((r) => r.transaction_id).sort()).toEqual([...before, ...during].map((t) => t.transactionId).sort());
+}, 30_000);
+
+test("stop() writes and commits the batch in hand before closing", async () => {
+  // A linger far longer than the test: only stop() can close this batch.
+  const { config, db, worker } = await setup("worker-stop", { batchLingerMs: 60_000 });
+  await produce(
+    producer,
+    Array.from({ length: 12 }, () => message(config.topic, accepted())),
+  );
+  await eventually(async () => (worker.stats.received === 12 ? true : undefined), 20_000, "messages received");
+  expect(await rowCount(db)).toBe(0);
+
+  const started = Date.now();
+  await worker.stop();
+  expect(Date.now() - started).toBeLessThan(10_000);
+  expect(await rowCount(db)).toBe(12);
+  await drained(config, 5_000);
+  await worker.done;
+}, 30_000);
+
+test("stop() while the database write keeps failing returns promptly and commits nothing", async () => {
+  const { config, db, worker } = await setup("worker-stop-down", { retryBackoffMsMax: 200 });
+  await db.sql`ALTER TABLE transactions RENAME TO transactions_away`;
+  await produce(
+    producer,
+    Array.from({ length: 5 }, () => message(config.topic, accepted())),
+  );
+  await eventually(async () => (worker.stats.retries >= 2 ? true : undefined), 20_000, "retries");
+
+  const started = Date.now();
+  await worker.stop();
+  expect(Date.now() - started).toBeLessThan(5_000);
+  await worker.done;
+  expect(await committedOffsets(connection, config.groupId, config.topic)).toEqual(new Map());
+  expect(await rowCount(db, "transactions_away")).toBe(0);
+}, 30_000);
+
+test("a second worker joining the group (a rebalance), then the first leaving: every row stored once, all committed", async () => {
+  const first = await setup("worker-rebalance", { batchRowsMax: 20 });
+  const { config, db } = first;
+  const logs: string[] = [];
+  const produced: AcceptedTransaction[] = [];
+  async function wave(n: number) {
+    const transactions = Array.from({ length: n }, () => accepted());
+    produced.push(...transactions);
+    await produce(
+      producer,
+      transactions.map((t) => message(config.topic, t)),
+    );
+  }
+
+  await wave(100);
+  const second = await startWorker(config, { log: (line) => logs.push(line) });
+  cleanups.push(() => second.stop());
+  for (let i = 0; i < 5; i++) {
+    await wave(40);
+    await Bun.sleep(150);
+  }
+  // The group rebalanced: the second worker owns partitions and writes.
+  await eventually(async () => (second.stats.batches > 0 ? true : undefined), 20_000, "second worker writing");
+  // The first leaves: its partitions move to the second.
+  await first.worker.stop();
+  await wave(60);
+  await drained(config);
+
+  const rows = await db.sql`SELECT transaction_id FROM transactions`;
+  expect(rows.length).toBe(produced.length);
+  expect(new Set(rows.map((r) => r.transaction_id))).toEqual(new Set(produced.map((t) => t.transactionId)));
+  // Both workers ended without an invariant failure.
+  await first.worker.done;
+  await second.stop();
+  await second.done;
+}, 30_000);

@@ -1,0 +1,64 @@
+import { expect, test } from "bun:test";
+import { ConfigError, loadConfig, settings } from "../../src/runtime/config.ts";
+
+test("defaults apply when nothing is set", () => {
+  const config = loadConfig({});
+  expect(config.port).toBe(8000);
+  expect(config.kafkaBrokers).toEqual(["127.0.0.1:9092"]);
+  expect(config.topic).toBe("transactions");
+  expect(config.dlqTopic).toBe("transactions.dlq");
+  expect(config.databaseUrl).toBe("postgres://postgres@127.0.0.1:5432/txlog");
+});
+
+test("set values are parsed", () => {
+  const config = loadConfig({ PORT: "9001", KAFKA_BROKERS: "a:1, b:2", BATCH_ROWS_MAX: "250" });
+  expect(config.port).toBe(9001);
+  expect(config.kafkaBrokers).toEqual(["a:1", "b:2"]);
+  expect(config.batchRowsMax).toBe(250);
+});
+
+const bad: [string, string, RegExp][] = [
+  ["PORT", "eighty", /^PORT: must be an integer from 1 to 65535 \(got "eighty"\)$/],
+  ["PORT", "70000", /^PORT: must be an integer from 1 to 65535/],
+  ["PORT", "80.5", /^PORT: must be an integer/],
+  ["BATCH_ROWS_MAX", "0", /^BATCH_ROWS_MAX: must be an integer from 1 to/],
+  ["KAFKA_BROKERS", "localhost", /^KAFKA_BROKERS: must be a comma-separated list of host:port/],
+  ["KAFKA_BROKERS", "host:99999", /^KAFKA_BROKERS: /],
+  ["DATABASE_URL", "mysql://x/y", /^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/],
+  ["DATABASE_URL", "postgres://host:5432", /^DATABASE_URL: .*naming a database/],
+  ["KAFKA_TOPIC", "bad topic!", /^KAFKA_TOPIC: must be 1 to 249 characters/],
+];
+
+for (const [variable, value, message] of bad) {
+  test(`${variable}=${value} is rejected with a message naming the variable and the rule`, () => {
+    let caught: unknown;
+    try {
+      loadConfig({ [variable]: value });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).variable).toBe(variable);
+    expect((caught as Error).message).toMatch(message);
+  });
+}
+
+test("a process started with a bad value exits non-zero and names the variable", async () => {
+  const child = Bun.spawn(["bun", "run", "src/postgres/migrate.ts"], {
+    env: { ...process.env, BATCH_LINGER_MS: "-5" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stderr = await new Response(child.stderr).text();
+  expect(await child.exited).toBe(2);
+  expect(stderr).toContain("BATCH_LINGER_MS: must be an integer from 0 to 60000");
+});
+
+test("README.md documents every setting with its default", async () => {
+  const readme = await Bun.file(new URL("../../README.md", import.meta.url)).text();
+  for (const setting of Object.values(settings)) {
+    const row = readme.split("\n").find((line) => line.startsWith(`| \`${setting.variable}\``));
+    expect(row, `README row for ${setting.variable}`).toBeDefined();
+    expect(row).toContain(`\`${setting.defaultValue}\``);
+  }
+});

@@ -1,0 +1,39 @@
+import { expect, test } from "bun:test";
+import { ensureDatabase, openDatabase, withDatabase } from "../../src/postgres/connection.ts";
+import { dropAbandonedTestDatabases, runDatabaseName } from "./abandoned.ts";
+import { testConfig } from "./run.ts";
+
+async function databaseExists(baseUrl: string, name: string): Promise<boolean> {
+  const admin = openDatabase(withDatabase(baseUrl, "postgres"), { poolMax: 1 });
+  try {
+    return (await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`).length > 0;
+  } finally {
+    await admin.end();
+  }
+}
+
+test("a killed run's databases are dropped by the next run; a live run's are kept", async () => {
+  const baseUrl = testConfig().databaseUrl;
+  // A pid that surely belongs to no process: one that has just exited.
+  const gone = Bun.spawn(["true"]);
+  await gone.exited;
+  const dead = runDatabaseName("0badc0de", gone.pid);
+  const deadChild = `${dead}_sink`;
+  const live = runDatabaseName("0badc0de", process.pid);
+  for (const name of [dead, deadChild, live]) await ensureDatabase(withDatabase(baseUrl, name));
+  try {
+    const dropped = await dropAbandonedTestDatabases(baseUrl);
+    expect(dropped).toContain(dead);
+    expect(dropped).toContain(deadChild);
+    expect(dropped).not.toContain(live);
+    expect(await databaseExists(baseUrl, dead)).toBe(false);
+    expect(await databaseExists(baseUrl, deadChild)).toBe(false);
+    expect(await databaseExists(baseUrl, live)).toBe(true);
+    // This run's own database is named after this live process: kept.
+    expect(await databaseExists(baseUrl, new URL(baseUrl).pathname.slice(1))).toBe(true);
+  } finally {
+    const admin = openDatabase(withDatabase(baseUrl, "postgres"), { poolMax: 1 });
+    await admin`DROP DATABASE IF EXISTS ${admin(live)} WITH (FORCE)`;
+    await admin.end();
+  }
+});

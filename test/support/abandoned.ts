@@ -1,0 +1,48 @@
+// Test runs name their databases after the process that made them
+// (txlog_test_<id>_p<pid>[_<name>]) and drop them when they end. A run killed
+// before its cleanup leaves them behind; the next run on the same machine
+// drops those whose process is gone.
+import { dropDatabase, openDatabase, withDatabase } from "../../src/postgres/connection.ts";
+
+const testDatabasePattern = /^txlog_test_[0-9a-f]{8}_p(\d+)(?:_|$)/;
+
+/** The database name of a test run: its random id and this process's pid. */
+export function runDatabaseName(runId: string, pid = process.pid): string {
+  return `txlog_test_${runId}_p${pid}`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/**
+ * Drops the test databases whose run's process no longer exists, and returns
+ * their names. Only on a server on this machine: a pid says nothing about a
+ * run elsewhere.
+ */
+export async function dropAbandonedTestDatabases(baseUrl: string): Promise<string[]> {
+  const host = new URL(baseUrl).hostname;
+  if (!["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(host)) return [];
+  const admin = openDatabase(withDatabase(baseUrl, "postgres"), { poolMax: 1 });
+  let names: string[];
+  try {
+    const rows = await admin<
+      { datname: string }[]
+    >`SELECT datname FROM pg_database WHERE datname LIKE 'txlog\\_test\\_%'`;
+    names = rows.map((row) => row.datname);
+  } finally {
+    await admin.end();
+  }
+  const abandoned = names.filter((name) => {
+    const pid = testDatabasePattern.exec(name)?.[1];
+    return pid !== undefined && !processAlive(Number(pid));
+  });
+  for (const name of abandoned) await dropDatabase(withDatabase(baseUrl, name));
+  return abandoned;
+}
