@@ -4,30 +4,18 @@
 import { createApp } from "./api/app.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
-import {
-  createProducer,
-  ensureTopics,
-  type KafkaConnection,
-  kafkaAnswers,
-  produce,
-  txlogTopics,
-} from "./kafka/client.ts";
+import { ensureTopics, kafkaAnswers, txlogTopics } from "./kafka/admin.ts";
+import { createProducer, type KafkaConnection, produce } from "./kafka/client.ts";
 import { ensureDatabase, openDatabase } from "./postgres/connection.ts";
 import { migrate } from "./postgres/migrate.ts";
-import { type Config, exitOnStartFailure, loadConfigOrExit } from "./runtime/config.ts";
+import type { Config } from "./runtime/config.ts";
+import { type Running, runProcess } from "./runtime/lifecycle.ts";
+import { produceSummaryLine } from "./runtime/log-lines.ts";
 
-export interface RunningApi {
+export interface RunningApi extends Running {
   url: string;
   port: number;
   batcher: ProduceBatcher;
-  stop(): Promise<void>;
-}
-
-/** One line on how the API's produce requests went, printed when it stops (the benchmark reads it). */
-export function produceSummary(batcher: ProduceBatcher): string {
-  const perRequest = batcher.requestsSent === 0 ? 0 : batcher.messagesSent / batcher.requestsSent;
-  const answerMs = batcher.requestsAnswered === 0 ? 0 : batcher.answerMsTotal / batcher.requestsAnswered;
-  return `Produce requests: ${batcher.requestsSent} carrying ${batcher.messagesSent} messages (${perRequest.toFixed(1)} per request), answered in ${answerMs.toFixed(2)} ms on average`;
 }
 
 export async function startApi(config: Config): Promise<RunningApi> {
@@ -56,32 +44,33 @@ export async function startApi(config: Config): Promise<RunningApi> {
     kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.bodyBytesMax });
   const port = app.server?.port ?? config.port;
+  const stopped = Promise.withResolvers<void>();
+  let stopping = false;
+  async function stop(): Promise<void> {
+    if (stopping) return stopped.promise;
+    stopping = true;
+    // Stop taking requests, then let every accepted one reach Kafka.
+    await app.stop();
+    await batcher.close();
+    const answerMsMean = batcher.requestsAnswered === 0 ? 0 : batcher.answerMsTotal / batcher.requestsAnswered;
+    console.log(produceSummaryLine({ requests: batcher.requestsSent, messages: batcher.messagesSent, answerMsMean }));
+    await producer.close();
+    await sql.end();
+    stopped.resolve();
+  }
   return {
     url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`,
     port,
     batcher,
-    async stop() {
-      // Stop taking requests, then let every accepted one reach Kafka.
-      await app.stop();
-      await batcher.close();
-      console.log(produceSummary(batcher));
-      await producer.close();
-      await sql.end();
-    },
+    done: stopped.promise,
+    stop,
   };
 }
 
 if (import.meta.main) {
-  const config = loadConfigOrExit();
-  const api = await startApi(config).catch((error: unknown) => exitOnStartFailure("API", config, error));
-  console.log(`txlog API listening on ${api.url} (Swagger UI: ${api.url}/swagger)`);
-  let stopping = false;
-  const shutdown = async () => {
-    if (stopping) return;
-    stopping = true;
-    await api.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
+  await runProcess({
+    name: "API",
+    start: startApi,
+    startedLine: (api) => `txlog API listening on ${api.url} (Swagger UI: ${api.url}/swagger)`,
+  });
 }

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Sql } from "./postgres/connection.ts";
+import { transactionColumns } from "./postgres/stored-row.ts";
 import { transactionIdForKey } from "./transaction/ids.ts";
 import { describeRecord, readPaySimCsv } from "./transaction/paysim-csv.ts";
 
@@ -32,7 +33,7 @@ export interface SeedResult {
 export async function seed(sql: Sql, file = defaultSeedFile, rows = defaultSeedRows): Promise<SeedResult> {
   if (!Number.isSafeInteger(rows) || rows < 0) throw new RangeError(`rows must be an integer >= 0 (got ${rows})`);
   const result: SeedResult = { rows: 0, inserted: 0, alreadyPresent: 0, invalidLines: 0, problems: [] };
-  let batch: Record<string, unknown>[] = [];
+  let batch: ReturnType<typeof transactionColumns>[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
     const written = await sql`
@@ -50,23 +51,13 @@ export async function seed(sql: Sql, file = defaultSeedFile, rows = defaultSeedR
       if (result.problems.length < problemsMax) result.problems.push(describeRecord(record));
       continue;
     }
-    const t = record.checked.value;
-    batch.push({
-      transaction_id: transactionIdForKey(`seed:${record.line}`),
-      step: t.step,
-      type: t.type,
-      amount: t.amount,
-      name_orig: t.nameOrig,
-      oldbalance_org: t.oldbalanceOrg,
-      newbalance_orig: t.newbalanceOrig,
-      name_dest: t.nameDest,
-      oldbalance_dest: t.oldbalanceDest,
-      newbalance_dest: t.newbalanceDest,
-      is_fraud: t.isFraud,
-      is_flagged_fraud: t.isFlaggedFraud,
-      status: "Completed",
-      accepted_at: new Date(seedAcceptedAtBaseMs + record.line),
-    });
+    batch.push(
+      transactionColumns(
+        transactionIdForKey(`seed:${record.line}`),
+        new Date(seedAcceptedAtBaseMs + record.line),
+        record.checked.value,
+      ),
+    );
     result.rows += 1;
     if (batch.length === insertRowsMax) await flush();
     if (result.rows === rows) break;

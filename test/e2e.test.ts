@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
 import { paysimRows } from "../data/generate.ts";
 import { freePort } from "../scripts/broker.ts";
-import type { StoredTransaction } from "../src/api/reads.ts";
+import type { StoredTransaction } from "../src/postgres/stored-row.ts";
 import { defaultSeedFile, seed } from "../src/seed.ts";
 import { transactionIdForKey } from "../src/transaction/ids.ts";
 import { readPaySimCsv } from "../src/transaction/paysim-csv.ts";

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBroker, freePort } from "../scripts/broker.ts";
-import { deleteGroups, deleteTopics, kafkaAnswers, namesWithPrefix } from "../src/kafka/client.ts";
+import { deleteGroups, deleteTopics, kafkaAnswers, namesWithPrefix } from "../src/kafka/admin.ts";
 import { dropDatabase, ensureDatabase, openDatabase, withDatabase } from "../src/postgres/connection.ts";
 import { migrate } from "../src/postgres/migrate.ts";
 import { settings } from "../src/runtime/config.ts";

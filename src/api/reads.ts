@@ -1,57 +1,12 @@
 // The API's reads from PostgreSQL. The API never writes transactions: that is
 // the worker's job, after Kafka.
 import type { Sql } from "../postgres/connection.ts";
-import { type Transaction, type TransactionType, uuidPattern } from "../transaction/rules.ts";
-
-/** A row as the API returns it: the transaction, its id, its status and times. */
-export interface StoredTransaction extends Transaction {
-  transactionId: string;
-  status: "Completed";
-  acceptedAt: string;
-  committedAt: string;
-}
-
-interface Row {
-  transaction_id: string;
-  step: number;
-  type: TransactionType;
-  amount: string;
-  name_orig: string;
-  oldbalance_org: string;
-  newbalance_orig: string;
-  name_dest: string;
-  oldbalance_dest: string;
-  newbalance_dest: string;
-  is_fraud: boolean;
-  is_flagged_fraud: boolean;
-  status: "Completed";
-  accepted_at: Date;
-  committed_at: Date;
-}
-
-function toStored(row: Row): StoredTransaction {
-  return {
-    transactionId: row.transaction_id,
-    step: row.step,
-    type: row.type,
-    amount: row.amount,
-    nameOrig: row.name_orig,
-    oldbalanceOrg: row.oldbalance_org,
-    newbalanceOrig: row.newbalance_orig,
-    nameDest: row.name_dest,
-    oldbalanceDest: row.oldbalance_dest,
-    newbalanceDest: row.newbalance_dest,
-    isFraud: row.is_fraud,
-    isFlaggedFraud: row.is_flagged_fraud,
-    status: row.status,
-    acceptedAt: row.accepted_at.toISOString(),
-    committedAt: row.committed_at.toISOString(),
-  };
-}
+import { type StoredTransaction, type TransactionRow, toStoredTransaction } from "../postgres/stored-row.ts";
+import { type TransactionType, uuidPattern } from "../transaction/rules.ts";
 
 export async function findTransaction(sql: Sql, id: string): Promise<StoredTransaction | undefined> {
-  const rows = await sql<Row[]>`SELECT * FROM transactions WHERE transaction_id = ${id}`;
-  return rows[0] ? toStored(rows[0]) : undefined;
+  const rows = await sql<TransactionRow[]>`SELECT * FROM transactions WHERE transaction_id = ${id}`;
+  return rows[0] ? toStoredTransaction(rows[0]) : undefined;
 }
 
 /** Position in the newest-first order: the last row of the previous page. */
@@ -109,11 +64,11 @@ export async function listTransactions(
   }
   const where = conditions.reduce((all, condition) => sql`${all} AND ${condition}`, sql`TRUE`);
   // One row more than asked tells whether another page exists.
-  const rows = await sql<Row[]>`
+  const rows = await sql<TransactionRow[]>`
     SELECT * FROM transactions WHERE ${where}
     ORDER BY accepted_at DESC, transaction_id DESC
     LIMIT ${limit + 1}`;
-  const page = rows.slice(0, limit).map(toStored);
+  const page = rows.slice(0, limit).map(toStoredTransaction);
   const last = page.at(-1);
   return {
     transactions: page,

@@ -9,16 +9,18 @@
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Sql } from "../postgres/connection.ts";
-import { CopyTextError, copyField } from "../postgres/copy-text.ts";
+import { CopyTextError } from "../postgres/copy-text.ts";
+import {
+  type ConsumedTransaction,
+  copyColumnList,
+  copyColumns,
+  copyLine,
+  createStagingTable,
+  stagingCasts,
+  stagingTable,
+} from "../postgres/stored-row.ts";
+import { errorText } from "../runtime/error-text.ts";
 import { withTimeout } from "../runtime/timeout.ts";
-import { type AcceptedTransaction, transactionText } from "../transaction/rules.ts";
-
-/** One transaction to write and where it was read from Kafka. */
-export interface SinkRow {
-  transaction: AcceptedTransaction;
-  partition: number;
-  offset: bigint;
-}
 
 export interface WriteResult {
   /** Rows this write added. */
@@ -31,39 +33,11 @@ export interface WriteResult {
 
 export type WritePath = "direct" | "staging";
 
-export class SinkInvariantError extends Error {
+export class WriteInvariantError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "SinkInvariantError";
+    this.name = "WriteInvariantError";
   }
-}
-
-/** The columns of a stagingLine, in order: COPY names them for both tables. */
-export const lineColumns = [
-  "transaction_id",
-  "step",
-  "type",
-  "amount",
-  "name_orig",
-  "oldbalance_org",
-  "newbalance_orig",
-  "name_dest",
-  "oldbalance_dest",
-  "newbalance_dest",
-  "is_fraud",
-  "is_flagged_fraud",
-  "accepted_at",
-  "kafka_partition",
-  "kafka_offset",
-];
-
-/** A row as one COPY text line, fields in the order of lineColumns. */
-export function stagingLine(row: SinkRow): string {
-  // Only the names can hold a character COPY escapes (a backslash): every
-  // other field was validated to digits, letters, '-', '.', ':' (ids, money,
-  // times, types), so it goes in as it is. Money stays the decimal string it
-  // arrived as; PostgreSQL's NUMERIC parses it.
-  return `${transactionText(row.transaction, copyField)}\t${row.partition}\t${row.offset}\n`;
 }
 
 /** Lines per write to the COPY stream: bounds each chunk, not the batch. */
@@ -100,13 +74,17 @@ export class CopyTimeoutError extends Error {
  * Throws (and writes nothing) when any row is rejected; writeBatchIsolating
  * finds which.
  */
-export async function writeBatch(sql: Sql, rows: SinkRow[], options: WriteOptions = {}): Promise<WriteResult> {
+export async function writeBatch(
+  sql: Sql,
+  rows: ConsumedTransaction[],
+  options: WriteOptions = {},
+): Promise<WriteResult> {
   // Encode before BEGIN: a row that cannot be encoded fails without a round trip.
-  return writeLines(sql, rows.map(stagingLine), rows.length, options);
+  return writeLines(sql, rows.map(copyLine), rows.length, options);
 }
 
 /**
- * writeBatch from encoded lines (rows.map(stagingLine)): the direct COPY
+ * writeBatch from encoded lines (rows.map(copyLine)): the direct COPY
  * first unless options.direct is false, and the staging table when the
  * direct COPY is refused for its data (a duplicate id, or a value PostgreSQL
  * refuses, which the staging path then reports with a normal SQL error).
@@ -152,11 +130,11 @@ function copyInto(copy: Promise<Writable>, chunks: string[], copyTimeoutMs: numb
  */
 async function copyDirect(sql: Sql, lines: string[], expectedRows: number, options: WriteOptions) {
   if (lines.length !== expectedRows) {
-    throw new SinkInvariantError(`${lines.length} lines for a batch of ${expectedRows}`);
+    throw new WriteInvariantError(`${lines.length} lines for a batch of ${expectedRows}`);
   }
   const chunks = copyChunks(lines);
   return sql.begin(async (tx) => {
-    const copy = tx`COPY transactions (${tx(lineColumns)}) FROM STDIN`.writable();
+    const copy = tx`COPY transactions (${tx(copyColumns)}) FROM STDIN`.writable();
     // Throwing out of the callback makes sql.begin send ROLLBACK.
     await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
     return { inserted: expectedRows, duplicates: 0, path: "direct" as const };
@@ -165,7 +143,7 @@ async function copyDirect(sql: Sql, lines: string[], expectedRows: number, optio
 
 /**
  * The careful way, from encoded lines; `expectedRows` is the batch size the
- * staging table must hold. Exported for tests, which feed it lines no SinkRow
+ * staging table must hold. Exported for tests, which feed it lines no ConsumedTransaction
  * can produce.
  */
 export async function writeStagingLines(
@@ -180,15 +158,8 @@ export async function writeStagingLines(
     // Text columns: COPY itself never rejects a value; the casts in the INSERT
     // below do, with a normal SQL error naming the value. Created once per
     // connection and emptied at each commit: no catalog churn per batch.
-    await tx`
-      CREATE TEMP TABLE IF NOT EXISTS txlog_staging (
-        transaction_id text, step text, type text, amount text,
-        name_orig text, oldbalance_org text, newbalance_orig text,
-        name_dest text, oldbalance_dest text, newbalance_dest text,
-        is_fraud text, is_flagged_fraud text, accepted_at text,
-        kafka_partition text, kafka_offset text
-      ) ON COMMIT DELETE ROWS`;
-    const copy = tx`COPY txlog_staging (${tx(lineColumns)}) FROM STDIN`.writable();
+    await createStagingTable(tx);
+    const copy = tx`COPY ${tx(stagingTable)} (${tx(copyColumns)}) FROM STDIN`.writable();
     await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
 
     // The staging count and the insert travel in one statement (one round
@@ -198,20 +169,9 @@ export async function writeStagingLines(
     const [result] = await tx<{ staged: number; inserted: number }[]>`
       WITH staged AS (SELECT count(*)::integer AS rows FROM txlog_staging),
       inserted AS (
-        INSERT INTO transactions (
-          transaction_id, step, type, amount,
-          name_orig, oldbalance_org, newbalance_orig,
-          name_dest, oldbalance_dest, newbalance_dest,
-          is_fraud, is_flagged_fraud, status, accepted_at, committed_at,
-          kafka_partition, kafka_offset
-        )
-        SELECT
-          transaction_id::uuid, step::integer, type, amount::numeric,
-          name_orig, oldbalance_org::numeric, newbalance_orig::numeric,
-          name_dest, oldbalance_dest::numeric, newbalance_dest::numeric,
-          is_fraud::boolean, is_flagged_fraud::boolean, 'Completed', accepted_at::timestamptz, now(),
-          kafka_partition::integer, kafka_offset::bigint
-        FROM txlog_staging
+        INSERT INTO transactions (${copyColumnList(tx)})
+        SELECT ${stagingCasts(tx)}
+        FROM ${tx(stagingTable)}
         ORDER BY transaction_id::uuid, kafka_partition::integer, kafka_offset::bigint
         ON CONFLICT (transaction_id) DO NOTHING
         RETURNING 1
@@ -219,11 +179,11 @@ export async function writeStagingLines(
       SELECT (SELECT rows FROM staged) AS staged, (SELECT count(*)::integer FROM inserted) AS inserted`;
     // Thrown inside the transaction: a broken invariant rolls the batch back.
     if (result?.staged !== expectedRows) {
-      throw new SinkInvariantError(`staging holds ${result?.staged} rows, the batch has ${expectedRows}`);
+      throw new WriteInvariantError(`staging holds ${result?.staged} rows, the batch has ${expectedRows}`);
     }
     const inserted = { count: result.inserted };
     if (inserted.count < 0 || inserted.count > expectedRows) {
-      throw new SinkInvariantError(`inserted ${inserted.count} rows from a batch of ${expectedRows}`);
+      throw new WriteInvariantError(`inserted ${inserted.count} rows from a batch of ${expectedRows}`);
     }
     return { inserted: inserted.count, duplicates: expectedRows - inserted.count, path: "staging" as const };
   });
@@ -242,7 +202,7 @@ export function isDataError(error: unknown): boolean {
 }
 
 export interface RejectedRow {
-  row: SinkRow;
+  row: ConsumedTransaction;
   /** PostgreSQL's message for the row. */
   reason: string;
 }
@@ -260,19 +220,24 @@ export interface IsolatedWriteResult extends WriteResult {
  */
 export async function writeBatchIsolating(
   sql: Sql,
-  rows: SinkRow[],
+  rows: ConsumedTransaction[],
   options: WriteOptions = {},
-  /** rows.map(stagingLine), when the caller encoded them ahead of time. */
+  /** rows.map(copyLine), when the caller encoded them ahead of time. */
   lines?: string[],
 ): Promise<IsolatedWriteResult> {
   try {
-    const result = await writeLines(sql, lines ?? rows.map(stagingLine), rows.length, options);
+    const result = await writeLines(sql, lines ?? rows.map(copyLine), rows.length, options);
     return { ...result, rejected: [] };
   } catch (error) {
     if (!isDataError(error)) throw error;
     if (rows.length === 1) {
       const reason = errorText(error);
-      return { inserted: 0, duplicates: 0, path: "staging", rejected: [{ row: rows[0] as SinkRow, reason }] };
+      return {
+        inserted: 0,
+        duplicates: 0,
+        path: "staging",
+        rejected: [{ row: rows[0] as ConsumedTransaction, reason }],
+      };
     }
     // The halves go the careful way: the direct COPY would only fail again.
     const halves = { ...options, direct: false };
@@ -286,9 +251,4 @@ export async function writeBatchIsolating(
       rejected: [...first.rejected, ...second.rejected],
     };
   }
-}
-
-function errorText(error: unknown): string {
-  const e = error as { code?: string; message?: string };
-  return e.code ? `${e.code} ${e.message}` : String(e.message ?? error);
 }

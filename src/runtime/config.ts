@@ -268,18 +268,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return config as Config;
 }
 
-/**
- * For a process entry point whose start failed (most often Kafka or
- * PostgreSQL not reachable yet): says which it was trying, then exits 1.
- */
-export function exitOnStartFailure(process_: string, config: Config, error: unknown): never {
-  const database = new URL(config.databaseUrl).host;
-  console.error(
-    `txlog ${process_} could not start (Kafka ${config.kafkaBrokers.join(",")}, database ${database}): ${(error as Error).message}`,
-  );
-  process.exit(1);
-}
-
 /** loadConfig for a process entry point: a bad value exits with the message. */
 export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
   try {

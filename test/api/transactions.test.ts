@@ -4,17 +4,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../../src/api/app.ts";
 import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
 import { type RunningApi, startApi } from "../../src/api.ts";
-import {
-  consume,
-  createConsumer,
-  createProducer,
-  endOffsets,
-  type KafkaMessage,
-  produce,
-} from "../../src/kafka/client.ts";
+import { endOffsets } from "../../src/kafka/admin.ts";
+import { consume, createConsumer, createProducer, type KafkaMessage, produce } from "../../src/kafka/client.ts";
 import { openDatabase } from "../../src/postgres/connection.ts";
 import { transactionIdForKey } from "../../src/transaction/ids.ts";
-import { decodeMessage } from "../../src/transaction/rules.ts";
+import { decodeMessage } from "../../src/transaction/message.ts";
 import { kafkaConnection, testConfig, testTopics } from "../support/run.ts";
 
 const topics = testTopics("api");

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "bun";
 import type { Results } from "../../bench/report.ts";
-import { namesWithPrefix } from "../../src/kafka/client.ts";
+import { namesWithPrefix } from "../../src/kafka/admin.ts";
 import { openDatabase, withDatabase } from "../../src/postgres/connection.ts";
 import { kafkaConnection, testConfig } from "../support/run.ts";
 

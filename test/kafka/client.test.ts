@@ -1,12 +1,11 @@
 import { afterAll, expect, test } from "bun:test";
+import { ensureTopics, kafkaAnswers } from "../../src/kafka/admin.ts";
 import {
   commitOffsets,
   consume,
   createConsumer,
   createProducer,
-  ensureTopics,
   type KafkaMessage,
-  kafkaAnswers,
   produce,
 } from "../../src/kafka/client.ts";
 import { loadConfig } from "../../src/runtime/config.ts";

@@ -16,7 +16,7 @@ import {
   readRecordsBatch,
 } from "@platformatic/kafka";
 import fc from "fast-check";
-import { keyPartition } from "../../src/kafka/client.ts";
+import { keyPartition } from "../../src/kafka/partitioner.ts";
 
 /** What the stock client writes for these records: createRecord of each, one after another. */
 function stockRecords(messages: MessageRecord[], firstTimestamp: bigint): Buffer {

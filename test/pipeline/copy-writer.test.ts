@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
-  SinkInvariantError,
-  type SinkRow,
-  stagingLine,
+  WriteInvariantError,
   writeBatch,
   writeBatchIsolating,
   writeStagingLines,
 } from "../../src/pipeline/copy-writer.ts";
 import { copyRow, parseCopyRow } from "../../src/postgres/copy-text.ts";
+import { type ConsumedTransaction, copyLine } from "../../src/postgres/stored-row.ts";
 import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
 import { freshDatabase, sampleTransaction, type TestDatabase } from "../support/run.ts";
 
@@ -24,7 +23,7 @@ beforeEach(async () => {
 const transaction = sampleTransaction;
 
 let nextOffset = 0n;
-function row(overrides: Partial<AcceptedTransaction> = {}, partition = 0): SinkRow {
+function row(overrides: Partial<AcceptedTransaction> = {}, partition = 0): ConsumedTransaction {
   return { transaction: transaction(overrides), partition, offset: nextOffset++ };
 }
 
@@ -42,7 +41,7 @@ test("writes every field exactly: money as the same decimal, flags, Kafka positi
     FROM transactions ORDER BY kafka_offset`;
   expect(stored.length).toBe(2);
   const [first, second] = stored as unknown as [Record<string, unknown>, Record<string, unknown>];
-  const [a, b] = rows as [SinkRow, SinkRow];
+  const [a, b] = rows as [ConsumedTransaction, ConsumedTransaction];
   expect(first).toMatchObject({
     transaction_id: a.transaction.transactionId,
     step: 743,
@@ -69,7 +68,7 @@ test("writing the same rows again inserts nothing; an id twice in one batch is o
   expect(await writeBatch(db.sql, rows)).toEqual({ inserted: 0, duplicates: 3, path: "staging" });
 
   const twice = row({ amount: "1.00" });
-  const again: SinkRow = {
+  const again: ConsumedTransaction = {
     ...twice,
     transaction: { ...twice.transaction, amount: "2.00" },
     offset: twice.offset + 100n,
@@ -111,7 +110,7 @@ test("errors that are not about the data are thrown, not isolated", async () => 
 
 test("the staging row count must equal the batch size, or nothing is written", async () => {
   const rows = [row(), row()];
-  await expect(writeStagingLines(db.sql, rows.map(stagingLine), 3)).rejects.toBeInstanceOf(SinkInvariantError);
+  await expect(writeStagingLines(db.sql, rows.map(copyLine), 3)).rejects.toBeInstanceOf(WriteInvariantError);
   const [{ count }] = (await db.sql`SELECT count(*)::integer AS count FROM transactions`) as unknown as [
     { count: number },
   ];
@@ -200,7 +199,7 @@ test("a staging line is exactly the COPY row of the fields, for any printable na
   fc.assert(
     fc.property(name, name, fc.bigInt({ min: 0n, max: 2n ** 62n }), (nameOrig, nameDest, offset) => {
       const t = transaction({ nameOrig, nameDest, isFraud: true });
-      const line = stagingLine({ transaction: t, partition: 2, offset });
+      const line = copyLine({ transaction: t, partition: 2, offset });
       const fields = [
         t.transactionId,
         String(t.step),

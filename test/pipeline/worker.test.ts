@@ -1,12 +1,11 @@
 // The worker against the real broker and PostgreSQL: each test has its own
 // topic, consumer group and database, and runs the worker in-process.
 import { afterAll, expect, test } from "bun:test";
+import { committedOffsets, endOffsets } from "../../src/kafka/admin.ts";
 import {
-  committedOffsets,
   consume,
   createConsumer,
   createProducer,
-  endOffsets,
   type KafkaMessage,
   type OutgoingMessage,
   produce,
@@ -14,7 +13,8 @@ import {
 import { dlqHeaders } from "../../src/pipeline/dead-letters.ts";
 import type { Config } from "../../src/runtime/config.ts";
 import { withTimeout } from "../../src/runtime/timeout.ts";
-import { type AcceptedTransaction, encodeMessage } from "../../src/transaction/rules.ts";
+import { encodeMessage } from "../../src/transaction/message.ts";
+import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
 import { startWorker, type WorkerHandle } from "../../src/worker.ts";
 import {
   eventually,

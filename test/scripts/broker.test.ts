@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBroker, freePort, newClusterId } from "../../scripts/broker.ts";
-import { kafkaAnswers } from "../../src/kafka/client.ts";
+import { kafkaAnswers } from "../../src/kafka/admin.ts";
 
 test("the broker helper starts a real Kafka broker that answers, reuses it, and stops it", async () => {
   const address = `127.0.0.1:${await freePort()}`;

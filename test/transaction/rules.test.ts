@@ -1,16 +1,11 @@
 // Pure functions of the shared schema: exact money and strict message decoding.
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { lineColumns } from "../../src/pipeline/copy-writer.ts";
+import { copyColumns } from "../../src/postgres/stored-row.ts";
 import { newTransactionId } from "../../src/transaction/ids.ts";
-import {
-  type AcceptedTransaction,
-  canonicalMoney,
-  decodeMessage,
-  encodeMessage,
-  messageFields,
-  textMessagePattern,
-} from "../../src/transaction/rules.ts";
+import { decodeMessage, encodeMessage, messageFields, textMessagePattern } from "../../src/transaction/message.ts";
+import { canonicalMoney } from "../../src/transaction/money.ts";
+import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
 
 const cents = fc.bigInt({ min: 0n, max: 10n ** 15n });
 const text = (value: bigint) => `${value / 100n}.${String(value % 100n).padStart(2, "0")}`;
@@ -102,7 +97,7 @@ test("a version 2 value is one tab-separated line, its fields in the order of th
     `2\t${accepted.transactionId}\t1\tPAYMENT\t9839.64\tC1\t170136.00\t160296.36\tM1\t0.00\t0.00\tf\tf\t2026-11-24T06:00:00.000Z`,
   );
   // transactionId → transaction_id … acceptedAt → accepted_at: the worker's COPY columns, same order.
-  expect(messageFields.map(snake)).toEqual(lineColumns.slice(0, messageFields.length));
+  expect(messageFields.map(snake)).toEqual(copyColumns.slice(0, messageFields.length));
 });
 
 test("a version 1 JSON message, as earlier APIs wrote it, still decodes to the same transaction", () => {

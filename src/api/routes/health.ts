@@ -1,7 +1,8 @@
 // GET /health: 200 when Kafka and PostgreSQL both answer, 503 naming what does not.
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
 import { withTimeout } from "../../runtime/timeout.ts";
+import { Health } from "../models.ts";
 
 /** Longest wait for each dependency in GET /health, milliseconds. */
 export const healthCheckTimeoutMs = 2000;
@@ -10,13 +11,6 @@ export interface HealthDeps {
   sql: Sql;
   kafkaAnswers(): Promise<boolean>;
 }
-
-const Health = t.Object({
-  status: t.Union([t.Literal("ok"), t.Literal("unavailable")]),
-  kafka: t.Union([t.Literal("up"), t.Literal("down")]),
-  postgres: t.Union([t.Literal("up"), t.Literal("down")]),
-  message: t.Optional(t.String()),
-});
 
 export function healthRoutes({ sql, kafkaAnswers }: HealthDeps) {
   return new Elysia({ name: "health", normalize: false }).get(

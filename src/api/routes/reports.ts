@@ -1,20 +1,10 @@
 // GET /reports and GET /reports/summary: reads of the stored log.
-import { Elysia, t } from "elysia";
+import { Elysia } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
-import { stepMax, stepMin, transactionTypes } from "../../transaction/rules.ts";
-import { ErrorBody, RequestError } from "../errors.ts";
+import { stepMax, stepMin } from "../../transaction/rules.ts";
+import { RequestError } from "../errors.ts";
+import { ErrorBody, ReportPage, ReportQuery, ReportSummary, reportPageDefault, reportPageMax } from "../models.ts";
 import { decodeCursor, listTransactions, summarize } from "../reads.ts";
-import { StoredTransactionSchema } from "./transactions.ts";
-
-export const reportPageDefault = 100;
-export const reportPageMax = 1000;
-
-const Flag = t.Union([t.Literal("0"), t.Literal("1"), t.Literal("true"), t.Literal("false")], {
-  error: "must be 0, 1, true or false",
-});
-// Whole numbers in the query are checked here rather than with t.Numeric,
-// whose range errors do not say which parameter broke them.
-const WholeNumber = (description: string) => t.String({ pattern: "^[0-9]{1,9}$", description });
 
 function whole(field: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
@@ -54,32 +44,9 @@ export function reportRoutes(sql: Sql) {
         );
       },
       {
-        query: t.Object({
-          limit: t.Optional(WholeNumber(`rows per page, 1 to ${reportPageMax}, default ${reportPageDefault}`)),
-          cursor: t.Optional(t.String({ maxLength: 200, description: "nextCursor of the previous page" })),
-          type: t.Optional(
-            t.Union(
-              transactionTypes.map((type) => t.Literal(type)),
-              { error: `must be one of ${transactionTypes.join(", ")}` },
-            ),
-          ),
-          account: t.Optional(
-            t.String({
-              minLength: 1,
-              maxLength: 64,
-              description: "matches nameOrig or nameDest",
-              error: "must be 1 to 64 characters",
-            }),
-          ),
-          isFraud: t.Optional(Flag),
-          stepMin: t.Optional(WholeNumber(`lowest step, inclusive (${stepMin} to ${stepMax})`)),
-          stepMax: t.Optional(WholeNumber(`highest step, inclusive (${stepMin} to ${stepMax})`)),
-        }),
+        query: ReportQuery,
         response: {
-          200: t.Object({
-            transactions: t.Array(StoredTransactionSchema),
-            nextCursor: t.Union([t.String(), t.Null()]),
-          }),
+          200: ReportPage,
           400: ErrorBody,
           422: ErrorBody,
         },
@@ -92,21 +59,7 @@ export function reportRoutes(sql: Sql) {
     )
     .get("/reports/summary", () => summarize(sql), {
       response: {
-        200: t.Object({
-          count: t.Integer(),
-          totalAmount: t.String({ description: "exact decimal" }),
-          fraudCount: t.Integer(),
-          flaggedFraudCount: t.Integer(),
-          byType: t.Array(
-            t.Object({
-              type: t.String(),
-              count: t.Integer(),
-              totalAmount: t.String(),
-              fraudCount: t.Integer(),
-              flaggedFraudCount: t.Integer(),
-            }),
-          ),
-        }),
+        200: ReportSummary,
       },
       detail: { summary: "Count and total amount by type, fraud counts", tags: ["reports"] },
     });

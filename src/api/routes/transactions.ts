@@ -4,14 +4,25 @@ import { Elysia, type TSchema, t } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
 import type { Config } from "../../runtime/config.ts";
 import { newTransactionId, transactionIdForKey } from "../../transaction/ids.ts";
+import { encodeMessage } from "../../transaction/message.ts";
 import {
   type AcceptedTransaction,
+  checkBatch,
   checkTransaction,
-  encodeMessage,
   type Transaction,
   TransactionInput,
 } from "../../transaction/rules.ts";
-import { checkBatch, ErrorBody, invalid, RequestError } from "../errors.ts";
+import { invalid, RequestError } from "../errors.ts";
+import {
+  Accepted,
+  AcceptedBatch,
+  ErrorBody,
+  IdempotencyKey,
+  idempotencyKeyPattern,
+  idempotencyKeyRule,
+  StoredTransaction,
+  TransactionIdParams,
+} from "../models.ts";
 import { AcceptTimeoutError, OverloadedError, type ProduceBatcher } from "../produce-batcher.ts";
 import { findTransaction } from "../reads.ts";
 
@@ -20,18 +31,6 @@ export interface TransactionRoutesDeps {
   sql: Sql;
   batcher: ProduceBatcher;
 }
-
-const idempotencyKeyMax = 255;
-const idempotencyKeyRule = `must be 1 to ${idempotencyKeyMax} printable ASCII characters`;
-const idempotencyKeyPattern = new RegExp(`^[\\x20-\\x7E]{1,${idempotencyKeyMax}}$`);
-/** For OpenAPI only: idempotencyKey() checks the header with the same pattern. */
-const IdempotencyKey = t.String({
-  minLength: 1,
-  maxLength: idempotencyKeyMax,
-  pattern: idempotencyKeyPattern.source,
-  description:
-    "client-chosen key: the same key always yields the same transactionId, so a retried request cannot create a second row",
-});
 
 /**
  * The Idempotency-Key header, checked here rather than by an Elysia headers
@@ -59,35 +58,6 @@ function postDocs(body: TSchema) {
     parameters: [{ in: "header", name: "Idempotency-Key", required: false, schema: IdempotencyKey }],
   } as Record<string, unknown>;
 }
-
-const Accepted = t.Object({
-  transactionId: t.String({ format: "uuid", examples: ["0193a8e2-7c41-7b2e-9d0a-3f5c2e1b4a77"] }),
-  status: t.Literal("pending"),
-});
-const AcceptedBatch = t.Object({
-  transactionIds: t.Array(t.String({ format: "uuid" })),
-  status: t.Literal("pending"),
-});
-
-const StoredTransaction = t.Object({
-  transactionId: t.String({ format: "uuid" }),
-  step: t.Integer(),
-  type: t.String(),
-  amount: t.String({ examples: ["9839.64"] }),
-  nameOrig: t.String(),
-  oldbalanceOrg: t.String(),
-  newbalanceOrig: t.String(),
-  nameDest: t.String(),
-  oldbalanceDest: t.String(),
-  newbalanceDest: t.String(),
-  isFraud: t.Boolean(),
-  isFlaggedFraud: t.Boolean(),
-  status: t.Literal("Completed"),
-  acceptedAt: t.String({ format: "date-time" }),
-  committedAt: t.String({ format: "date-time" }),
-});
-
-export { StoredTransaction as StoredTransactionSchema };
 
 type Outcome = { ok: true } | { ok: false; status: 503; body: ErrorBody };
 
@@ -199,9 +169,7 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
         return stored;
       },
       {
-        params: t.Object({
-          id: t.String({ format: "uuid", description: "transactionId from the 202", error: "must be a UUID" }),
-        }),
+        params: TransactionIdParams,
         response: { 200: StoredTransaction, 404: ErrorBody, 422: ErrorBody },
         detail: { summary: "One stored transaction", tags: ["transactions"] },
       },

@@ -1,0 +1,152 @@
+// Kafka administration: probing a broker, creating and deleting txlog's topics
+// and groups, reading committed and end offsets. Each call opens an admin
+// client through withAdmin and closes it, whatever happens.
+import { Admin, findErrorBy } from "@platformatic/kafka";
+import { withTimeout } from "../runtime/timeout.ts";
+import { type KafkaConnection, requestRetriesMax } from "./client.ts";
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+}
+
+/** Runs `use` with an admin client of its own, closed afterwards. */
+export async function withAdmin<T>(
+  connection: KafkaConnection,
+  use: (client: Admin) => Promise<T>,
+  retries: number | boolean = requestRetriesMax,
+): Promise<T> {
+  const client = new Admin({
+    clientId: `${connection.clientId}-admin`,
+    bootstrapBrokers: connection.brokers,
+    timeout: connection.timeoutMs,
+    retries,
+  });
+  try {
+    return await use(client);
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+/** True when a broker answers a metadata request within the timeout. */
+export async function kafkaAnswers(connection: KafkaConnection): Promise<boolean> {
+  try {
+    await withAdmin(
+      connection,
+      (client) => withTimeout(client.metadata({ topics: [] }), connection.timeoutMs, "metadata"),
+      false,
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * txlog's two topics, as both the API and the worker create them when missing:
+ * the log with its configured partitions, and a one-partition dead-letter
+ * topic (dead letters are rare, and one partition keeps them in one order).
+ */
+export function txlogTopics(names: { topic: string; dlqTopic: string; topicPartitions: number }): TopicSpec[] {
+  return [
+    { name: names.topic, partitions: names.topicPartitions },
+    { name: names.dlqTopic, partitions: 1 },
+  ];
+}
+
+/** Creates the topics that are missing; existing ones are left as they are. */
+export function ensureTopics(connection: KafkaConnection, topics: TopicSpec[]): Promise<void> {
+  return withAdmin(connection, async (client) => {
+    const existing = new Set(await client.listTopics());
+    for (const topic of topics) {
+      if (existing.has(topic.name)) continue;
+      try {
+        await client.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: -1 });
+      } catch (error) {
+        // Another process (the API and the worker start together) created it
+        // since we listed. Its name may not be in the broker's metadata yet,
+        // so the error code is what tells, not a second listing.
+        if (findErrorBy(error as Error, "apiId", "TOPIC_ALREADY_EXISTS") === null) throw error;
+      }
+    }
+    await waitForLeaders(
+      client,
+      topics.map((topic) => topic.name),
+      connection.timeoutMs * 2,
+    );
+  });
+}
+
+/** A new topic has no leader for a moment; producing then fails. */
+async function waitForLeaders(client: Admin, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const metadata = await client.metadata({ topics, forceUpdate: true });
+    const ready = topics.every((name) => {
+      const topic = metadata.topics.get(name);
+      return topic !== undefined && topic.partitionsCount > 0 && [...topic.partitions].every((p) => p.leader >= 0);
+    });
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(", ")} have no leader after ${timeoutMs} ms`);
+    await Bun.sleep(100);
+  }
+}
+
+export function deleteTopics(connection: KafkaConnection, topics: string[]): Promise<void> {
+  return withAdmin(connection, async (client) => {
+    const existing = new Set(await client.listTopics());
+    const present = topics.filter((topic) => existing.has(topic));
+    if (present.length > 0) await client.deleteTopics({ topics: present });
+  });
+}
+
+/** Topics and consumer groups whose names start with `prefix`. */
+export function namesWithPrefix(
+  connection: KafkaConnection,
+  prefix: string,
+): Promise<{ topics: string[]; groups: string[] }> {
+  return withAdmin(connection, async (client) => {
+    const topics = (await client.listTopics()).filter((topic) => topic.startsWith(prefix));
+    const groups = [...(await client.listGroups()).keys()].filter((group) => group.startsWith(prefix));
+    return { topics, groups };
+  });
+}
+
+export function deleteGroups(connection: KafkaConnection, groups: string[]): Promise<void> {
+  return withAdmin(connection, (client) => client.deleteGroups({ groups }).catch(() => {}));
+}
+
+/** Committed offsets of `groupId` on `topic`, by partition (absent: none). */
+export function committedOffsets(
+  connection: KafkaConnection,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  return withAdmin(connection, async (client) => {
+    const groups = await client.listConsumerGroupOffsets({ groups: [groupId] });
+    const result = new Map<number, bigint>();
+    for (const group of groups) {
+      for (const t of group.topics) {
+        if (t.name !== topic) continue;
+        for (const p of t.partitions) {
+          if (p.committedOffset >= 0n) result.set(p.partitionIndex, p.committedOffset);
+        }
+      }
+    }
+    return result;
+  });
+}
+
+/** The next offset to be written on each partition of `topic`. */
+export function endOffsets(connection: KafkaConnection, topic: string): Promise<Map<number, bigint>> {
+  return withAdmin(connection, async (client) => {
+    const metadata = await client.metadata({ topics: [topic] });
+    const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
+    const partitions = Array.from({ length: count }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n }));
+    const listed = await client.listOffsets({ topics: [{ name: topic, partitions }] });
+    const result = new Map<number, bigint>();
+    for (const t of listed) for (const p of t.partitions) result.set(p.partitionIndex, p.offset);
+    return result;
+  });
+}

@@ -1,0 +1,182 @@
+// The worker's BatchHandler: decodes a batch of Kafka messages into COPY
+// lines, writes them to PostgreSQL in one transaction (copy-writer.ts, which
+// isolates rows the database refuses), and dead-letters what can never be
+// written, retrying what may pass later. The consume loop commits the
+// batch's offsets only after this resolves.
+import type { KafkaMessage, KafkaProducer } from "../kafka/client.ts";
+import type { Sql } from "../postgres/connection.ts";
+import { type ConsumedTransaction, copyLine } from "../postgres/stored-row.ts";
+import { errorText } from "../runtime/error-text.ts";
+import { committedLine, receivedLine } from "../runtime/log-lines.ts";
+import { decodeMessage } from "../transaction/message.ts";
+import { describeErrors } from "../transaction/rules.ts";
+import { type Batch, BatchLimitError } from "./batcher.ts";
+import type { BatchHandler } from "./consume-loop.ts";
+import { type IsolatedWriteResult, WriteInvariantError, writeBatchIsolating } from "./copy-writer.ts";
+import { type DeadLetter, deadLetter } from "./dead-letters.ts";
+import { OwnershipError } from "./ownership.ts";
+import { retrying } from "./retry.ts";
+
+/** First wait before retrying a failed write, milliseconds; doubles up to retryBackoffMsMax. */
+export const retryBackoffMsMin = 100;
+
+/** Messages decoded between two yields to the event loop. */
+const prepareSliceMessages = 500;
+
+export interface WriteStats {
+  inserted: number;
+  /** Rows whose id was already stored. */
+  duplicates: number;
+  deadLettered: number;
+  /** Failed attempts of a database write or a dead-letter produce. */
+  retries: number;
+}
+
+export interface BatchWriterOptions {
+  sql: Sql;
+  producer: KafkaProducer;
+  dlqTopic: string;
+  retryBackoffMsMax: number;
+  /** Resident memory past which a full garbage collection runs after a batch, bytes. */
+  rssBytesSoftMax: number;
+  stats: WriteStats;
+  log(line: string): void;
+}
+
+export interface PreparedBatch {
+  batch: Batch<KafkaMessage>;
+  rows: ConsumedTransaction[];
+  /** rows encoded as COPY lines, ahead of the write. */
+  lines: string[];
+  letters: DeadLetter[];
+  /** The message each row was decoded from (for dead-lettering a row PostgreSQL refuses). */
+  sources: Map<ConsumedTransaction, KafkaMessage>;
+}
+
+export interface WrittenBatch {
+  result: IsolatedWriteResult;
+  /** Dead letters of the batch: undecodable messages and rows the database refused. */
+  deadLettered: number;
+  startedMs: number;
+}
+
+/** Errors that mean txlog itself is wrong: stop loudly, never retry or skip. */
+export function isInvariantError(error: unknown): boolean {
+  return error instanceof WriteInvariantError || error instanceof BatchLimitError || error instanceof OwnershipError;
+}
+
+export function newWriteStats(): WriteStats {
+  return { inserted: 0, duplicates: 0, deadLettered: 0, retries: 0 };
+}
+
+export function batchWriter(options: BatchWriterOptions): BatchHandler<PreparedBatch, WrittenBatch> {
+  // COPY straight into transactions unless the last batch held ids already
+  // stored: a redelivered backlog (after a crash or rebalance) goes the
+  // staging way until a batch comes through with no duplicate.
+  let directCopy = true;
+
+  async function retry<T>(what: string, attempt: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+    const result = await retrying(attempt, {
+      backoffMsMin: retryBackoffMsMin,
+      backoffMsMax: options.retryBackoffMsMax,
+      signal,
+      isFatal: isInvariantError,
+      onFailure(failures, waitMs, error) {
+        options.stats.retries++;
+        options.log(`${what} failed (attempt ${failures}), retrying in ${waitMs} ms: ${errorText(error)}`);
+      },
+    });
+    // Nothing of this batch is committed: whoever owns the partition next reads it again.
+    if (result === undefined) options.log(`${what}: stopping with the batch unwritten; its offsets stay uncommitted`);
+    return result;
+  }
+
+  return {
+    prepare,
+    async write(prepared, signal) {
+      const { batch, rows, lines, letters, sources } = prepared;
+      logReceived(batch, options.log);
+      const startedMs = Date.now();
+      const result = await retry(
+        "database write",
+        () => writeBatchIsolating(options.sql, rows, { direct: directCopy }, lines),
+        signal,
+      );
+      if (result === undefined) return undefined;
+      directCopy = result.duplicates === 0;
+      for (const { row, reason } of result.rejected) {
+        letters.push({ message: sources.get(row) as KafkaMessage, reason: `database refused: ${reason}` });
+      }
+      if (letters.length > 0) {
+        const produced = await retry(
+          "dead-letter produce",
+          async () => {
+            await deadLetter(options.producer, options.dlqTopic, letters);
+            return true;
+          },
+          signal,
+        );
+        if (produced === undefined) return undefined;
+      }
+      return { result, deadLettered: letters.length, startedMs };
+    },
+    committed(_prepared, { result, deadLettered, startedMs }) {
+      // A deep backlog allocates fast and the heap grows well past what is
+      // live: nudge the collector each batch, and collect fully only past the
+      // soft memory limit (a full collection per batch costs throughput).
+      Bun.gc(process.memoryUsage.rss() > options.rssBytesSoftMax);
+      options.stats.inserted += result.inserted;
+      options.stats.duplicates += result.duplicates;
+      options.stats.deadLettered += deadLettered;
+      options.log(
+        committedLine({
+          inserted: result.inserted,
+          alreadyPresent: result.duplicates,
+          deadLettered,
+          writeMs: Date.now() - startedMs,
+          path: result.path,
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Decodes a batch and encodes its COPY lines: the worker's CPU work, done
+ * while PostgreSQL is still writing the previous batch.
+ */
+async function prepare(batch: Batch<KafkaMessage>): Promise<PreparedBatch> {
+  const rows: ConsumedTransaction[] = [];
+  const letters: DeadLetter[] = [];
+  const sources = new Map<ConsumedTransaction, KafkaMessage>();
+  for (const [index, message] of batch.items.entries()) {
+    // Yield now and then, so the previous batch's database replies are read
+    // as they arrive instead of after the whole batch is decoded.
+    if (index > 0 && index % prepareSliceMessages === 0) await new Promise((resolve) => setImmediate(resolve));
+    const decoded = decodeMessage(message.value);
+    if (!decoded.ok) {
+      letters.push({ message, reason: describeErrors(decoded.errors) });
+      continue;
+    }
+    const row: ConsumedTransaction = {
+      transaction: decoded.value,
+      partition: message.partition,
+      offset: message.offset,
+    };
+    rows.push(row);
+    sources.set(row, message);
+  }
+  return { batch, rows, lines: rows.map(copyLine), letters, sources };
+}
+
+function logReceived(batch: Batch<KafkaMessage>, log: (line: string) => void): void {
+  const partitions = [...new Set(batch.items.map((m) => m.partition))].sort((a, b) => a - b);
+  log(
+    receivedLine({
+      messages: batch.items.length,
+      bytes: batch.bytes,
+      partitions,
+      fillMs: batch.closedAtMs - batch.openedAtMs,
+    }),
+  );
+}

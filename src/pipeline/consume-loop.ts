@@ -1,0 +1,254 @@
+// The generic consume loop: takes messages from the stream, drops those a
+// rebalance made stale, closes batches by rows / bytes / linger, hands each to
+// a BatchHandler (prepare, then write), and commits offsets strictly in batch
+// order, each batch's only after its write and every write before it
+// finished. What a write does is the handler's business (src/pipeline/
+// batch-writer.ts writes transactions to PostgreSQL); the loop knows no
+// database, so it is tested with a stream and a handler of the test's own.
+//
+// Batches overlap: while batch N is written (up to writesInFlightMax writes at
+// once), batch N+1 is collected and prepared. Writes may finish out of batch
+// order; commits never do.
+import type { KafkaMessage, KafkaStream, PartitionOffset } from "../kafka/client.ts";
+import { errorText } from "../runtime/error-text.ts";
+import { type Batch, Batcher, type BatchLimits } from "./batcher.ts";
+import type { PartitionOwnership } from "./ownership.ts";
+
+export interface BatchHandler<Prepared, Written> {
+  /** CPU work on a closed batch, done while the previous batch is still being written. */
+  prepare(batch: Batch<KafkaMessage>): Promise<Prepared>;
+  /**
+   * Makes the batch durable. Undefined when `signal` was aborted (stop) before
+   * it could: its offsets are then never committed. Throwing stops the loop.
+   */
+  write(prepared: Prepared, signal: AbortSignal): Promise<Written | undefined>;
+  /** Called once the batch's offsets are committed (or skipped for partitions lost meanwhile). */
+  committed(prepared: Prepared, written: Written): void;
+}
+
+export interface ConsumeStats {
+  /** Messages taken into a batch (written or not yet). */
+  received: number;
+  /** Batches whose offsets were committed, and their messages. */
+  batches: number;
+  messages: number;
+  /** Messages dropped because a rebalance made them stale, or already batched. */
+  skipped: number;
+  /** Partitions of a batch not committed because a rebalance took them meanwhile. */
+  commitsSkipped: number;
+  commitFailures: number;
+}
+
+export interface ConsumeLoopOptions<Prepared, Written> {
+  stream: KafkaStream;
+  topic: string;
+  ownership: PartitionOwnership;
+  limits: BatchLimits;
+  /** Batches written at once at most. */
+  writesInFlightMax: number;
+  handler: BatchHandler<Prepared, Written>;
+  /** Commits the group's offsets (the consumer's commit). */
+  commitOffsets(offsets: PartitionOffset[]): Promise<void>;
+  stats: ConsumeStats;
+  log(line: string): void;
+}
+
+export interface ConsumeLoop {
+  /** Settles when the loop ended (stop, or the stream ended); rejects on the error that stopped it. */
+  readonly done: Promise<void>;
+  /** Finishes the batch in hand (unless its write keeps failing), commits it, and ends the loop. */
+  stop(): Promise<void>;
+}
+
+export function newConsumeStats(): ConsumeStats {
+  return { received: 0, batches: 0, messages: 0, skipped: 0, commitsSkipped: 0, commitFailures: 0 };
+}
+
+/** The consumer-group generation a message was fetched in (the stream stamps it). */
+function fetchedGeneration(message: KafkaMessage, fallback: number): number {
+  const consumer = message.metadata.consumer as { generationId?: unknown } | undefined;
+  return typeof consumer?.generationId === "number" ? consumer.generationId : fallback;
+}
+
+export function startConsumeLoop<P, W>(options: ConsumeLoopOptions<P, W>): ConsumeLoop {
+  const abort = new AbortController();
+  const source = new MessageSource(options, abort.signal);
+  const done = runBatches(options, source, abort.signal);
+  // Observed here so that a failure is not reported as unhandled before the caller awaits `done`.
+  done.catch(() => {});
+  return {
+    done,
+    async stop() {
+      abort.abort();
+      await done.catch(() => {});
+    },
+  };
+}
+
+/** Collects, prepares and writes batches; commits them in order through writeAndCommit. */
+async function runBatches<P, W>(
+  options: ConsumeLoopOptions<P, W>,
+  source: MessageSource,
+  signal: AbortSignal,
+): Promise<void> {
+  const writing: Promise<boolean>[] = [];
+  outer: for (;;) {
+    // A write that fails while the next batch fills must stop the loop now,
+    // not when the next batch closes (which, when idle, is never).
+    const failed = writing.length === 0 ? undefined : Promise.all(writing).then(() => new Promise<never>(() => {}));
+    const batch = await (failed === undefined ? source.collect() : Promise.race([source.collect(), failed]));
+    const prepared = batch === undefined ? undefined : await options.handler.prepare(batch);
+    while (writing.length >= (prepared === undefined || batch === undefined ? 1 : options.writesInFlightMax)) {
+      // After an abandoned batch nothing may be committed: a later offset
+      // would cover the messages that were never written.
+      if (!(await writing.shift())) break outer;
+    }
+    if (prepared === undefined || batch === undefined) break;
+    const written = writeAndCommit(options, batch, prepared, writing.at(-1), signal);
+    // Observed now so a failure waiting here is not reported as unhandled.
+    written.catch(() => {});
+    writing.push(written);
+  }
+  await Promise.all(writing);
+}
+
+/** Writes one batch, then commits its offsets once the batch before it is committed; false when abandoned. */
+async function writeAndCommit<P, W>(
+  options: ConsumeLoopOptions<P, W>,
+  batch: Batch<KafkaMessage>,
+  prepared: P,
+  /** The batch before this one, still in flight (or undefined). */
+  previous: Promise<boolean> | undefined,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const written = await options.handler.write(prepared, signal);
+  if (written === undefined) return false;
+  // Offsets are committed in batch order: this batch's only after the one
+  // before it is written and committed (an abandoned one stops us too).
+  if (previous !== undefined && !(await previous)) return false;
+  await commitBatch(options, batch);
+  options.stats.batches++;
+  options.stats.messages += batch.items.length;
+  options.handler.committed(prepared, written);
+  return true;
+}
+
+/** Commits, per partition, the offset after the batch's last message: everything before it is written. */
+async function commitBatch<P, W>(options: ConsumeLoopOptions<P, W>, batch: Batch<KafkaMessage>): Promise<void> {
+  const { ownership, stats } = options;
+  const last = new Map<number, { message: KafkaMessage; generation: number }>();
+  for (const message of batch.items) {
+    const generation = fetchedGeneration(message, ownership.generation ?? 0);
+    const seen = last.get(message.partition);
+    if (seen === undefined) {
+      last.set(message.partition, { message, generation });
+      continue;
+    }
+    if (message.offset > seen.message.offset) seen.message = message;
+    seen.generation = Math.min(seen.generation, generation);
+  }
+  const offsets: PartitionOffset[] = [];
+  for (const [partition, { message, generation }] of last) {
+    // A rebalance took the partition (even if it came back) while the batch
+    // was written: the new owner's progress is not ours to overwrite. The
+    // rows are written; the owner reads them again and finds them present.
+    if (!ownership.ownsSince(partition, generation)) {
+      stats.commitsSkipped++;
+      continue;
+    }
+    const offset = message.offset + 1n;
+    ownership.checkForward(partition, offset);
+    offsets.push({ topic: options.topic, partition, offset, leaderEpoch: message.leaderEpoch });
+  }
+  if (offsets.length === 0) return;
+  try {
+    await options.commitOffsets(offsets);
+    for (const { partition, offset } of offsets) ownership.committed(partition, offset);
+  } catch (error) {
+    // The rows are durable; an offset commit lost now only means these
+    // messages are read again later and found already present.
+    stats.commitFailures++;
+    options.log(`offset commit failed, the batch will be read again and deduplicated: ${errorText(error)}`);
+  }
+}
+
+/**
+ * The stream side of the loop: messages are taken from the stream's buffer
+ * synchronously (read()), and collect() waits only when the buffer is empty:
+ * no promise per message. While a batch is written nothing is read, the
+ * buffer fills to its highWaterMark and the stream stops fetching. That is
+ * the backpressure; heartbeats run on their own timer.
+ */
+type SourceOptions = Pick<ConsumeLoopOptions<unknown, unknown>, "stream" | "ownership" | "limits" | "stats">;
+
+class MessageSource {
+  readonly #options: SourceOptions;
+  readonly #signal: AbortSignal;
+  readonly #batcher: Batcher<KafkaMessage>;
+  #ended = false;
+  #streamError: unknown;
+  // Listeners stay for the stream's life: with no 'readable' listener Node
+  // sets readableFlowing back to null, and @platformatic/kafka then stops
+  // fetching. A wait only swaps in who is woken.
+  readonly #wakers = new Set<() => void>();
+
+  constructor(options: SourceOptions, signal: AbortSignal) {
+    this.#options = options;
+    this.#signal = signal;
+    this.#batcher = new Batcher<KafkaMessage>(options.limits);
+    const wake = () => {
+      for (const waker of this.#wakers) waker();
+    };
+    const emitter = options.stream as unknown as NodeJS.EventEmitter;
+    emitter.on("error", (error: unknown) => {
+      this.#streamError ??= error;
+      wake();
+    });
+    for (const event of ["readable", "end", "close"]) emitter.on(event, wake);
+    signal.addEventListener("abort", wake);
+  }
+
+  /** The next batch to write: closed by a limit, by linger time, or by stop (undefined: nothing left). */
+  async collect(): Promise<Batch<KafkaMessage> | undefined> {
+    const batcher = this.#batcher;
+    const { stream, ownership, stats } = this.#options;
+    for (;;) {
+      if (batcher.isFull || batcher.isDue(Date.now())) return batcher.take(Date.now());
+      if (this.#signal.aborted || this.#ended) return batcher.isEmpty ? undefined : batcher.take(Date.now(), "flush");
+      for (let message = stream.read() as KafkaMessage | null; message !== null; message = stream.read()) {
+        const generation = fetchedGeneration(message, ownership.generation ?? 0);
+        if (ownership.accept(message.partition, message.offset, generation) !== "new") {
+          stats.skipped++;
+          continue;
+        }
+        stats.received++;
+        const closed = batcher.add(message, message.value?.length ?? 0, Date.now());
+        if (closed) return closed;
+        // Full now: leave at once rather than wait for the stream's next news.
+        if (batcher.isFull) return batcher.take(Date.now());
+      }
+      if (this.#streamError !== undefined) throw this.#streamError;
+      if (stream.readableEnded || stream.destroyed) {
+        this.#ended = true;
+        continue;
+      }
+      const deadline = batcher.deadlineMs;
+      await this.#wait(deadline === undefined ? undefined : deadline - Date.now());
+    }
+  }
+
+  /** Whichever comes first: `waitMs` pass (undefined: no limit), the stream has news, or stop. */
+  #wait(waitMs: number | undefined): Promise<void> {
+    if (this.#signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(finish);
+        resolve();
+      };
+      this.#wakers.add(finish);
+      if (waitMs !== undefined) timer = setTimeout(finish, Math.max(0, waitMs));
+    });
+  }
+}

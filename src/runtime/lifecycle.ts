@@ -1,0 +1,60 @@
+// How a txlog process starts and stops, the same for every entry point: read
+// the configuration (a bad value exits 2 naming it), start (a failure exits 1
+// saying what it was trying to reach), say so, and on SIGINT or SIGTERM stop
+// gracefully; a second signal exits at once. The exit code says how it ended.
+import { type Config, loadConfigOrExit } from "./config.ts";
+import { errorText } from "./error-text.ts";
+
+export interface Running {
+  /** Settles when the process's work has ended and everything is closed; rejects when it ended on an error. */
+  readonly done: Promise<void>;
+  /** Asks for a graceful stop; `done` settles when it is over. */
+  stop(): Promise<void>;
+}
+
+export interface ProcessSpec<R extends Running> {
+  /** "API", "worker": how the process names itself in its lines. */
+  name: string;
+  start(config: Config): Promise<R>;
+  /** The line printed once started. */
+  startedLine(running: R, config: Config): string;
+}
+
+/** Runs a process to its end and exits with its code; never returns. */
+export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promise<never> {
+  const config = loadConfigOrExit();
+  const running = await spec.start(config).catch((error: unknown) => exitOnStartFailure(spec.name, config, error));
+  console.log(spec.startedLine(running, config));
+  let signalled = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (signalled) {
+        console.error(`${spec.name}: second ${signal}, exiting at once`);
+        process.exit(130);
+      }
+      signalled = true;
+      console.log(`${spec.name}: ${signal}, stopping gracefully (a second signal exits at once)`);
+      void running.stop();
+    });
+  }
+  try {
+    await running.done;
+    console.log(`${spec.name}: stopped`);
+    process.exit(0);
+  } catch (error) {
+    console.error(`${spec.name}: stopped on an error:`, error);
+    process.exit(1);
+  }
+}
+
+/**
+ * For a process whose start failed (most often Kafka or PostgreSQL not
+ * reachable yet): says which it was trying, then exits 1.
+ */
+export function exitOnStartFailure(name: string, config: Config, error: unknown): never {
+  const database = new URL(config.databaseUrl).host;
+  console.error(
+    `txlog ${name} could not start (Kafka ${config.kafkaBrokers.join(",")}, database ${database}): ${errorText(error)}`,
+  );
+  process.exit(1);
+}

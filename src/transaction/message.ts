@@ -1,0 +1,223 @@
+// The Kafka message value: how an accepted transaction travels from the API
+// to the worker, and back to an AcceptedTransaction, re-validated with the
+// same rules as the API.
+//
+//
+// Version 2, what the API writes: one line of ASCII text, "2" and the fields
+// separated by tabs, in the order of the worker's COPY line (src/postgres/
+// stored-row.ts copyColumns), money canonical, flags t/f:
+//   2<TAB>transactionId<TAB>step<TAB>type<TAB>amount<TAB>nameOrig<TAB>oldbalanceOrg<TAB>newbalanceOrig
+//    <TAB>nameDest<TAB>oldbalanceDest<TAB>newbalanceDest<TAB>isFraud<TAB>isFlaggedFraud<TAB>acceptedAt
+// No field can hold a tab or a newline (names are printable ASCII without
+// spaces), so nothing is escaped. Version 1 was a JSON object {"v":1, ...};
+// the worker still reads it, so a topic written by an older API drains.
+// Why text: the worker's COPY line is the same text, so decoding is one
+// anchored pattern instead of JSON.parse, a schema check and a re-encoding,
+// and the value is less than half the JSON's size (README, performance).
+import { Type } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { canonicalMoneyPattern } from "./money.ts";
+import {
+  type AcceptedTransaction,
+  buildTransaction,
+  type Checked,
+  checkTransaction,
+  type FieldError,
+  nameLengthMax,
+  namePattern,
+  stepMax,
+  type Transaction,
+  TransactionInput,
+  type TransactionType,
+  transactionFields,
+  transactionTypes,
+  uuidPattern,
+} from "./rules.ts";
+
+/** Version of the message value layout the API writes (2: tab-separated text; 1: JSON, still read). */
+export const messageVersion = 2;
+const jsonMessageVersion = 1;
+
+/** The fields of a version 2 value after its version, in order. */
+export const messageFields = ["transactionId", ...transactionFields, "acceptedAt"] as const;
+
+const asIs = (value: string) => value;
+
+/**
+ * An accepted transaction's fields as tab-separated text, in messageFields
+ * order: the body of a version 2 message value and the front of the worker's
+ * COPY line (sink.ts stagingLine), one layout for both. `name` maps the two
+ * account names: COPY escapes a backslash in them, the message carries them
+ * as they are.
+ */
+export function transactionText(a: AcceptedTransaction, name: (value: string) => string = asIs): string {
+  return `${a.transactionId}\t${a.step}\t${a.type}\t${a.amount}\t${name(a.nameOrig)}\t${a.oldbalanceOrg}\t${a.newbalanceOrig}\t${name(a.nameDest)}\t${a.oldbalanceDest}\t${a.newbalanceDest}\t${a.isFraud ? "t" : "f"}\t${a.isFlaggedFraud ? "t" : "f"}\t${a.acceptedAt}`;
+}
+
+export function encodeMessage(accepted: AcceptedTransaction): Buffer {
+  // Every character is printable ASCII (the schema's rules), so latin1 writes
+  // the bytes UTF-8 would, and Bun encodes latin1 several times faster.
+  return Buffer.from(`${messageVersion}\t${transactionText(accepted)}`, "latin1");
+}
+
+/**
+ * Strict: Date.parse takes "2024-02-30" and "1", PostgreSQL does not, and a
+ * value the database refuses must be caught before a batch is written.
+ */
+function isUtcTimestamp(value: unknown): value is string {
+  if (typeof value !== "string") return false;
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,3})?Z$/.exec(value);
+  if (!match) return false;
+  const date = new Date(value);
+  return (
+    !Number.isNaN(date.getTime()) &&
+    date.getUTCFullYear() === Number(match[1]) &&
+    date.getUTCMonth() + 1 === Number(match[2]) &&
+    date.getUTCDate() === Number(match[3])
+  );
+}
+
+/** A whole message value in one compiled check: the worker's common case. */
+const compiledMessageValue = TypeCompiler.Compile(
+  Type.Object(
+    {
+      v: Type.Literal(jsonMessageVersion),
+      transactionId: Type.String({ pattern: uuidPattern.source }),
+      acceptedAt: Type.String(),
+      ...TransactionInput.properties,
+    },
+    { additionalProperties: false },
+  ),
+);
+
+/**
+ * A version 2 value that needs no further look: every field in its canonical
+ * form (step still needs its upper bound, acceptedAt its calendar check).
+ * Anything it refuses is judged again field by field with the schema, so this
+ * pattern may only ever be stricter than the schema, never looser.
+ */
+export const textMessagePattern = new RegExp(
+  `^${messageVersion}\\tUUID\\t([1-9][0-9]{0,4})\\t(TYPE)\\t(MONEY)\\t(NAME)\\t(MONEY)\\t(MONEY)\\t(NAME)\\t(MONEY)\\t(MONEY)\\t([tf])\\t([tf])\\t([^\\t]*)$`
+    .replace("UUID", `(${uuidPattern.source.slice(1, -1)})`)
+    .replace("TYPE", transactionTypes.join("|"))
+    // Canonical money below 10^13, or exactly 10^13 (the largest allowed).
+    .replaceAll("MONEY", `(?:${canonicalMoneyPattern.source.slice(1, -1)}|10000000000000\\.00)`)
+    .replaceAll("NAME", namePattern.slice(1, -1).replace("]+", `]{1,${nameLengthMax}}`)),
+);
+
+/** A version 2 value; the fast pattern first, the schema's own checks for anything it refuses. */
+function decodeTextMessage(text: string): Checked<AcceptedTransaction> {
+  const m = textMessagePattern.exec(text);
+  if (m !== null && Number(m[2]) <= stepMax && isUtcTimestamp(m[13])) {
+    return {
+      ok: true,
+      value: {
+        transactionId: m[1] as string,
+        acceptedAt: m[13] as string,
+        step: Number(m[2]),
+        type: m[3] as TransactionType,
+        amount: m[4] as string,
+        nameOrig: m[5] as string,
+        oldbalanceOrg: m[6] as string,
+        newbalanceOrig: m[7] as string,
+        nameDest: m[8] as string,
+        oldbalanceDest: m[9] as string,
+        newbalanceDest: m[10] as string,
+        isFraud: m[11] === "t",
+        isFlaggedFraud: m[12] === "t",
+      },
+    };
+  }
+  // Something is wrong: take it apart to name every error.
+  const parts = text.split("\t");
+  if (parts[0] !== String(messageVersion)) {
+    return { ok: false, errors: [{ field: "v", rule: versionRule }] };
+  }
+  if (parts.length !== messageFields.length + 1) {
+    return {
+      ok: false,
+      errors: [
+        {
+          field: "(message)",
+          rule: `must hold ${messageFields.length} tab-separated fields after the version (${messageFields.join(", ")}), not ${parts.length - 1}`,
+        },
+      ],
+    };
+  }
+  const raw = Object.fromEntries(messageFields.map((field, index) => [field, parts[index + 1] as string])) as Record<
+    (typeof messageFields)[number],
+    string
+  >;
+  const { transactionId, acceptedAt, isFraud, isFlaggedFraud, step, ...rest } = raw;
+  // Digits become a number for the schema to bound; anything else stays text and is refused as such.
+  const fields: Record<string, unknown> = { ...rest, step: /^[0-9]+$/.test(step) ? Number(step) : step };
+  const errors: FieldError[] = [];
+  for (const [field, value] of [
+    ["isFraud", isFraud],
+    ["isFlaggedFraud", isFlaggedFraud],
+  ] as const) {
+    if (value === "t" || value === "f") fields[field] = value === "t";
+    else errors.push({ field, rule: "must be t or f" });
+  }
+  return withEnvelopeChecks([], transactionId, acceptedAt, errors, checkTransaction(fields));
+}
+
+const versionRule = `must be ${messageVersion} (tab-separated text) or a JSON object with "v": ${jsonMessageVersion}`;
+
+/** The id and acceptedAt checks of both versions, added to the transaction's own. */
+function withEnvelopeChecks(
+  versionErrors: FieldError[],
+  transactionId: unknown,
+  acceptedAt: unknown,
+  flagErrors: FieldError[],
+  checked: Checked<Transaction>,
+): Checked<AcceptedTransaction> {
+  const errors = [...versionErrors];
+  if (typeof transactionId !== "string" || !uuidPattern.test(transactionId)) {
+    errors.push({ field: "transactionId", rule: "must be a lowercase UUID" });
+  }
+  if (!isUtcTimestamp(acceptedAt)) {
+    errors.push({ field: "acceptedAt", rule: "must be an ISO 8601 UTC time like 2026-01-31T12:00:00.000Z" });
+  }
+  errors.push(...flagErrors);
+  if (!checked.ok) errors.push(...checked.errors);
+  if (errors.length > 0 || !checked.ok) return { ok: false, errors };
+  return {
+    ok: true,
+    value: { transactionId: transactionId as string, acceptedAt: acceptedAt as string, ...checked.value },
+  };
+}
+
+/**
+ * A Kafka message value back to an AcceptedTransaction, re-validated with the
+ * same rules as the API: a message written by anything else, or corrupted, is
+ * rejected with the reason (the worker dead-letters it).
+ */
+export function decodeMessage(value: Buffer | undefined | null): Checked<AcceptedTransaction> {
+  if (!value || value.length === 0) return { ok: false, errors: [{ field: "(message)", rule: "is empty" }] };
+  // Version 2 is ASCII: latin1 maps each byte to one character, and any byte
+  // outside printable ASCII then fails the field patterns.
+  if (value[0] !== 0x7b /* "{" */) return decodeTextMessage(value.toString("latin1"));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString("utf8"));
+  } catch {
+    return { ok: false, errors: [{ field: "(message)", rule: "is not valid JSON" }] };
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return { ok: false, errors: [{ field: "(message)", rule: "must be a JSON object" }] };
+  }
+  if (compiledMessageValue.Check(parsed) && isUtcTimestamp(parsed.acceptedAt)) {
+    const transaction = buildTransaction(parsed);
+    if (transaction !== undefined) {
+      return {
+        ok: true,
+        value: { transactionId: parsed.transactionId, acceptedAt: parsed.acceptedAt, ...transaction },
+      };
+    }
+  }
+  // Something is wrong: take it apart to name every error.
+  const { v, transactionId, acceptedAt, ...fields } = parsed as Record<string, unknown>;
+  const versionErrors = v === jsonMessageVersion ? [] : [{ field: "v", rule: versionRule }];
+  return withEnvelopeChecks(versionErrors, transactionId, acceptedAt, [], checkTransaction(fields));
+}
