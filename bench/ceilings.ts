@@ -11,21 +11,21 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { freePort } from "../scripts/broker.ts";
+import { ensureTopics } from "../src/kafka/admin.ts";
 import {
   consume,
   createConsumer,
   createProducer,
-  ensureTopics,
   type KafkaConnection,
   type KafkaProducer,
   type OutgoingMessage,
   produce,
 } from "../src/kafka/client.ts";
-import { lineColumns } from "../src/pipeline/copy-writer.ts";
 import type { Sql } from "../src/postgres/connection.ts";
 import { copyRow } from "../src/postgres/copy-text.ts";
+import { copyColumns } from "../src/postgres/stored-row.ts";
 import { newTransactionId } from "../src/transaction/ids.ts";
-import { encodeMessage } from "../src/transaction/rules.ts";
+import { encodeMessage } from "../src/transaction/message.ts";
 import { answers, startChild, waitUntilReady } from "./children.ts";
 import { type LoadResult, percentiles, runLoad } from "./load.ts";
 import { sampleProcess } from "./procstat.ts";
@@ -91,7 +91,7 @@ export async function copyCeiling(sql: Sql, source: RowSource, file: string, par
     // Dirty pages of earlier phases are not this phase's cost.
     await sql`CHECKPOINT`;
     const startedMs = performance.now();
-    const copy = await sql`COPY ${sql(copyCeilingTable)} (${sql(lineColumns)}) FROM STDIN`.writable();
+    const copy = await sql`COPY ${sql(copyCeilingTable)} (${sql(copyColumns)}) FROM STDIN`.writable();
     await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), copy);
     const seconds = (performance.now() - startedMs) / 1000;
     const [stored] = await sql<{ n: number }[]>`SELECT count(*)::integer AS n FROM ${sql(copyCeilingTable)}`;

@@ -1,15 +1,15 @@
-// Reads the per-batch log lines of the workers as they come:
-//   Message Received: N messages (B bytes) from partitions P in F ms   (F: batch fill time)
-//   DB Committed: N rows (D already present, L dead-lettered) in W ms, PATH  (W: decode, write, offset commit)
-// They give the time of the last commit to the millisecond and where the
+// Reads the per-batch log lines of the workers as they come (their format and
+// parsers: src/runtime/log-lines.ts). They give the time of the last commit to the millisecond and where the
 // worker's time goes, at no cost to the database. When the format changes the
 // benchmark still works from its database polls; only these figures go missing.
 // The API's one line on stopping (its produce requests) is read here too.
+import {
+  isWorkerReadyLine,
+  parseCommittedLine,
+  parseProduceSummaryLine,
+  parseReceivedLine,
+} from "../src/runtime/log-lines.ts";
 import type { ApiProduceFigures, WorkerLogFigures } from "./report.ts";
-
-const receivedLine = /Message Received: (\d+) messages .* in (\d+) ms/;
-const committedLine = /DB Committed: (\d+) rows \((\d+) already present, (\d+) dead-lettered\) in (\d+) ms/;
-const readyLine = /^worker: consuming /;
 
 export class WorkerLog {
   /** performance.now() when the first worker said it consumes (joined its group), if one did. */
@@ -26,23 +26,23 @@ export class WorkerLog {
   #writeMs: number[] = [];
 
   onLine(line: string, atMs: number): void {
-    if (readyLine.test(line)) {
+    if (isWorkerReadyLine(line)) {
       this.readyAtMs ??= atMs;
       this.readyCount++;
       return;
     }
-    const received = receivedLine.exec(line);
+    const received = parseReceivedLine(line);
     if (received) {
-      this.#fillMs += Number(received[2]);
+      this.#fillMs += received.fillMs;
       return;
     }
-    const committed = committedLine.exec(line);
+    const committed = parseCommittedLine(line);
     if (committed) {
-      const [inserted, present, letters, ms] = committed.slice(1).map(Number) as [number, number, number, number];
+      const { inserted, alreadyPresent, deadLettered, writeMs } = committed;
       this.#batches++;
-      this.#batchRows += inserted + present + letters;
-      this.settledRows += inserted + letters;
-      this.#writeMs.push(ms);
+      this.#batchRows += inserted + alreadyPresent + deadLettered;
+      this.settledRows += inserted + deadLettered;
+      this.#writeMs.push(writeMs);
       this.lastCommitAtMs = atMs;
     }
   }
@@ -61,12 +61,10 @@ export class WorkerLog {
   }
 }
 
-/** The API's last line on stopping: `Produce requests: R carrying M messages (… per request), answered in A ms on average`. */
-const produceLine = /Produce requests: (\d+) carrying (\d+) messages .* answered in ([\d.]+) ms/;
-
+/** The API's last line on stopping, as figures for the report. */
 export function apiProduceFigures(line: string): ApiProduceFigures | undefined {
-  const match = produceLine.exec(line);
-  if (!match) return undefined;
-  const [requests, messages, answerMsMean] = match.slice(1).map(Number) as [number, number, number];
+  const summary = parseProduceSummaryLine(line);
+  if (!summary) return undefined;
+  const { requests, messages, answerMsMean } = summary;
   return { requests, messagesPerRequestMean: requests === 0 ? 0 : messages / requests, answerMsMean };
 }

@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
-import { kafkaAnswers } from "../src/kafka/client.ts";
+import { kafkaAnswers } from "../src/kafka/admin.ts";
 
 const root = join(import.meta.dir, "..");
 const pomFile = join(root, "scripts", "kafka", "pom.xml");
