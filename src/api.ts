@@ -32,7 +32,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
   const batcher = new ProduceBatcher({
     send: (messages) => produce(producer, messages),
     lingerMs: config.produceLingerMs,
-    batchMessagesMax: config.produceBatchMessagesMax,
+    batchMessagesMax: config.produceRequestMessagesMax,
     inFlightMax: config.produceInFlightMax,
     queuedMessagesMax: config.produceQueuedMessagesMax,
     acceptTimeoutMs: config.acceptTimeoutMs,

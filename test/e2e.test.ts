@@ -50,7 +50,7 @@ beforeAll(async () => {
     KAFKA_GROUP_ID: topics.groupId,
     KAFKA_BROKERS: config.kafkaBrokers.join(","),
     PORT: String(port),
-    BATCH_LINGER_MS: "50",
+    WORKER_BATCH_LINGER_MS: "50",
   };
   apiUrl = `http://127.0.0.1:${port}`;
   const api = startProcess("src/api.ts");

@@ -80,8 +80,8 @@ export function createConsumer(connection: KafkaConnection, options: ConsumerOpt
     timeout: connection.timeoutMs,
     groupId: options.groupId,
     deserializers: { headerKey: stringDeserializer, headerValue: stringDeserializer },
-    // 1 MiB per fetch: with a deep backlog, 8 MiB fetches kept ~110 MB more
-    // in the worker for no gain in throughput (bench, 1M-message drain).
+    // 1 MiB per fetch: with a deep backlog, larger fetches only kept more
+    // memory in the worker, for no gain in throughput (README, performance).
     maxBytes: options.fetchBytesMax ?? 1024 * 1024,
     minBytes: options.fetchBytesMin ?? 1,
     maxWaitTime: options.fetchWaitMsMax ?? 500,

@@ -70,21 +70,8 @@ export class CopyTimeoutError extends Error {
 }
 
 /**
- * Writes `rows` in one PostgreSQL transaction and returns how many were new.
- * Throws (and writes nothing) when any row is rejected; writeBatchIsolating
- * finds which.
- */
-export async function writeBatch(
-  sql: Sql,
-  rows: ConsumedTransaction[],
-  options: WriteOptions = {},
-): Promise<WriteResult> {
-  // Encode before BEGIN: a row that cannot be encoded fails without a round trip.
-  return writeLines(sql, rows.map(copyLine), rows.length, options);
-}
-
-/**
- * writeBatch from encoded lines (rows.map(copyLine)): the direct COPY
+ * Writes a batch's encoded lines (rows.map(copyLine)) in one PostgreSQL
+ * transaction and says how many were new: the direct COPY
  * first unless options.direct is false, and the staging table when the
  * direct COPY is refused for its data (a duplicate id, or a value PostgreSQL
  * refuses, which the staging path then reports with a normal SQL error).
@@ -194,7 +181,7 @@ export async function writeStagingLines(
  * same rows again can never succeed. Anything else (connection lost, table
  * missing, deadlock, disk full) may pass on a retry.
  */
-export function isDataError(error: unknown): boolean {
+function isDataError(error: unknown): boolean {
   if (error instanceof CopyTextError) return true;
   const code = (error as { code?: unknown } | null)?.code;
   // Class 22: data exception (bad value, out of range); 23: integrity constraint violation.

@@ -44,10 +44,6 @@ export class PartitionOwnership {
     return this.#generation;
   }
 
-  get partitions(): number[] {
-    return [...this.#owned.keys()].sort((a, b) => a - b);
-  }
-
   /**
    * The group assigned `partitions` in `generation`. A partition kept from the
    * directly preceding generation stays owned without a break; after a gap in

@@ -25,22 +25,3 @@ export function copyField(value: string | null): string {
 export function copyRow(fields: ReadonlyArray<string | null>): string {
   return `${fields.map(copyField).join("\t")}\n`;
 }
-
-/**
- * The fields of one COPY text line back (the inverse of copyRow, for tests and
- * audits). Accepts exactly what copyRow writes.
- */
-export function parseCopyRow(line: string): Array<string | null> {
-  if (!line.endsWith("\n")) throw new CopyTextError("a COPY row ends with a newline");
-  return line
-    .slice(0, -1)
-    .split("\t")
-    .map((field) => {
-      if (field === "\\N") return null;
-      return field.replace(/\\(.)/gs, (_, char: string) => {
-        const unescaped = { "\\": "\\", t: "\t", n: "\n", r: "\r" }[char];
-        if (unescaped === undefined) throw new CopyTextError(`unknown COPY escape \\${char}`);
-        return unescaped;
-      });
-    });
-}

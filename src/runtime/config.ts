@@ -157,10 +157,8 @@ export const settings = {
   ),
   kafkaTimeoutMs: integer("KAFKA_TIMEOUT_MS", 5000, 100, 600000, "Kafka request timeout, milliseconds"),
   // 5 ms, as Kafka's own producer since 4.0 (KIP-1030) and librdkafka since
-  // 1.5: under 64 closed-loop clients, 2 ms split them into two alternating
-  // requests of ~35; 5 ms lets one request carry all ~62 — half the produce
-  // requests, −1 to −7 µs of API and −2 to −4.5 µs of broker CPU per row, the
-  // same throughput and 202 latency (bench, 1M single POSTs, 3 pairs).
+  // 1.5: long enough for one request to carry a whole round of closed-loop
+  // clients instead of two alternating halves (README, performance).
   produceLingerMs: integer(
     "PRODUCE_LINGER_MS",
     5,
@@ -168,8 +166,8 @@ export const settings = {
     1000,
     "API: longest a produce request waits for more transactions (it leaves sooner once as many wait as the last answer released), milliseconds",
   ),
-  produceBatchMessagesMax: integer(
-    "PRODUCE_BATCH_MESSAGES_MAX",
+  produceRequestMessagesMax: integer(
+    "PRODUCE_REQUEST_MESSAGES_MAX",
     2000,
     1,
     100000,
@@ -197,22 +195,28 @@ export const settings = {
     256 * 1024 * 1024,
     "API: request body size at most, bytes",
   ),
-  batchEndpointRowsMax: integer(
-    "BATCH_ENDPOINT_ROWS_MAX",
+  requestTransactionsMax: integer(
+    "REQUEST_TRANSACTIONS_MAX",
     10000,
     1,
     100000,
     "API: transactions in one POST /transactions at most",
   ),
-  batchRowsMax: integer("BATCH_ROWS_MAX", 5000, 1, 1000000, "worker: rows in one COPY batch at most"),
+  batchRowsMax: integer("WORKER_BATCH_ROWS_MAX", 5000, 1, 1000000, "worker: rows in one COPY batch at most"),
   batchBytesMax: integer(
-    "BATCH_BYTES_MAX",
+    "WORKER_BATCH_BYTES_MAX",
     4 * 1024 * 1024,
     1024,
     1024 * 1024 * 1024,
     "worker: message bytes in one batch at most",
   ),
-  batchLingerMs: integer("BATCH_LINGER_MS", 100, 0, 60000, "worker: how long a batch waits to fill, milliseconds"),
+  batchLingerMs: integer(
+    "WORKER_BATCH_LINGER_MS",
+    100,
+    0,
+    60000,
+    "worker: how long a batch waits to fill, milliseconds",
+  ),
   writesInFlightMax: integer(
     "WORKER_WRITES_IN_FLIGHT_MAX",
     2,
@@ -252,6 +256,19 @@ export const settings = {
   ),
 } as const;
 
+/**
+ * Names settings had before "batch" came to mean only the worker's COPY
+ * batch; still read when the new name is unset, so existing deployments keep
+ * working.
+ */
+export const formerVariables: Readonly<Record<string, string>> = {
+  PRODUCE_REQUEST_MESSAGES_MAX: "PRODUCE_BATCH_MESSAGES_MAX",
+  REQUEST_TRANSACTIONS_MAX: "BATCH_ENDPOINT_ROWS_MAX",
+  WORKER_BATCH_ROWS_MAX: "BATCH_ROWS_MAX",
+  WORKER_BATCH_BYTES_MAX: "BATCH_BYTES_MAX",
+  WORKER_BATCH_LINGER_MS: "BATCH_LINGER_MS",
+};
+
 type Settings = typeof settings;
 export type Config = { readonly [K in keyof Settings]: ReturnType<Settings[K]["parse"]> };
 
@@ -262,10 +279,36 @@ export type Config = { readonly [K in keyof Settings]: ReturnType<Settings[K]["p
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const config: Record<string, unknown> = {};
   for (const [key, setting] of Object.entries(settings)) {
-    const raw = env[setting.variable];
-    config[key] = setting.parse(raw === undefined || raw === "" ? setting.defaultValue : raw);
+    const [variable, raw] = rawValue(env, setting.variable);
+    try {
+      config[key] = setting.parse(raw ?? setting.defaultValue);
+    } catch (error) {
+      // Name the variable the value came from, former name included.
+      if (error instanceof ConfigError && variable !== setting.variable) {
+        throw new ConfigError(variable, error.rule, error.value);
+      }
+      throw error;
+    }
   }
   return config as Config;
+}
+
+/** The variable a setting is read from (its name, else its former name) and its value, if set and not empty. */
+function rawValue(env: Record<string, string | undefined>, variable: string): [string, string | undefined] {
+  const set = (name: string | undefined) => name !== undefined && env[name] !== undefined && env[name] !== "";
+  const former = formerVariables[variable];
+  if (set(variable)) {
+    if (former !== undefined && set(former) && env[former] !== env[variable]) {
+      throw new ConfigError(
+        former,
+        `is the former name of ${variable}, which is set to another value`,
+        env[former] as string,
+      );
+    }
+    return [variable, env[variable]];
+  }
+  if (former !== undefined && set(former)) return [former, env[former]];
+  return [variable, undefined];
 }
 
 /** loadConfig for a process entry point: a bad value exits with the message. */

@@ -51,7 +51,7 @@ export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promi
  * For a process whose start failed (most often Kafka or PostgreSQL not
  * reachable yet): says which it was trying, then exits 1.
  */
-export function exitOnStartFailure(name: string, config: Config, error: unknown): never {
+function exitOnStartFailure(name: string, config: Config, error: unknown): never {
   const database = new URL(config.databaseUrl).host;
   console.error(
     `txlog ${name} could not start (Kafka ${config.kafkaBrokers.join(",")}, database ${database}): ${errorText(error)}`,

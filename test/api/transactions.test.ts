@@ -207,7 +207,7 @@ describe("POST /transactions", () => {
     expect(((await empty.json()) as { message: string }).message).toMatch(/must hold 1 to 10000 transactions/);
     const tooMany = await post(
       "/transactions",
-      Array.from({ length: config.batchEndpointRowsMax + 1 }, () => paysimRow),
+      Array.from({ length: config.requestTransactionsMax + 1 }, () => paysimRow),
     );
     expect(tooMany.status).toBe(422);
   });

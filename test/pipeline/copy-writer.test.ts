@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
 import fc from "fast-check";
-import {
-  WriteInvariantError,
-  writeBatch,
-  writeBatchIsolating,
-  writeStagingLines,
-} from "../../src/pipeline/copy-writer.ts";
-import { copyRow, parseCopyRow } from "../../src/postgres/copy-text.ts";
+import { WriteInvariantError, writeBatchIsolating, writeStagingLines } from "../../src/pipeline/copy-writer.ts";
+import { copyRow } from "../../src/postgres/copy-text.ts";
 import { type ConsumedTransaction, copyLine } from "../../src/postgres/stored-row.ts";
 import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
+import { parseCopyRow } from "../support/copy-text.ts";
 import { freshDatabase, sampleTransaction, type TestDatabase } from "../support/run.ts";
+import { writeBatch } from "../support/writes.ts";
 
 let db: TestDatabase;
 beforeAll(async () => {

@@ -3,7 +3,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import fc from "fast-check";
 import { openDatabase } from "../../src/postgres/connection.ts";
-import { CopyTextError, copyField, copyRow, parseCopyRow } from "../../src/postgres/copy-text.ts";
+import { CopyTextError, copyField, copyRow } from "../../src/postgres/copy-text.ts";
+import { parseCopyRow } from "../support/copy-text.ts";
 import { testConfig } from "../support/run.ts";
 
 // Any text PostgreSQL can store: everything but NUL, with the COPY specials often.

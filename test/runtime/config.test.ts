@@ -17,6 +17,16 @@ test("set values are parsed", () => {
   expect(config.batchRowsMax).toBe(250);
 });
 
+test("renamed settings: the new name is read, the former one still works, and two different values are refused", () => {
+  expect(loadConfig({ WORKER_BATCH_ROWS_MAX: "300" }).batchRowsMax).toBe(300);
+  expect(loadConfig({ BATCH_ENDPOINT_ROWS_MAX: "7" }).requestTransactionsMax).toBe(7);
+  expect(loadConfig({ PRODUCE_BATCH_MESSAGES_MAX: "9" }).produceRequestMessagesMax).toBe(9);
+  expect(loadConfig({ WORKER_BATCH_LINGER_MS: "5", BATCH_LINGER_MS: "5" }).batchLingerMs).toBe(5);
+  expect(() => loadConfig({ WORKER_BATCH_LINGER_MS: "5", BATCH_LINGER_MS: "6" })).toThrow(
+    /^BATCH_LINGER_MS: is the former name of WORKER_BATCH_LINGER_MS/,
+  );
+});
+
 const bad: [string, string, RegExp][] = [
   ["PORT", "eighty", /^PORT: must be an integer from 1 to 65535 \(got "eighty"\)$/],
   ["PORT", "70000", /^PORT: must be an integer from 1 to 65535/],

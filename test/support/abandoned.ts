@@ -11,7 +11,8 @@ export function runDatabaseName(runId: string, pid = process.pid): string {
   return `txlog_test_${runId}_p${pid}`;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (on this machine). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -4,7 +4,6 @@ import { Elysia, type TSchema, t } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
 import type { Config } from "../../runtime/config.ts";
 import { newTransactionId, transactionIdForKey } from "../../transaction/ids.ts";
-import { encodeMessage } from "../../transaction/message.ts";
 import {
   type AcceptedTransaction,
   checkBatch,
@@ -13,6 +12,7 @@ import {
   TransactionInput,
 } from "../../transaction/rules.ts";
 import { invalid, RequestError } from "../errors.ts";
+import { handOver } from "../hand-over.ts";
 import {
   Accepted,
   AcceptedBatch,
@@ -23,7 +23,7 @@ import {
   StoredTransaction,
   TransactionIdParams,
 } from "../models.ts";
-import { AcceptTimeoutError, OverloadedError, type ProduceBatcher } from "../produce-batcher.ts";
+import type { ProduceBatcher } from "../produce-batcher.ts";
 import { findTransaction } from "../reads.ts";
 
 export interface TransactionRoutesDeps {
@@ -59,47 +59,11 @@ function postDocs(body: TSchema) {
   } as Record<string, unknown>;
 }
 
-type Outcome = { ok: true } | { ok: false; status: 503; body: ErrorBody };
-
-function unavailable(error: string, message: string): Outcome {
-  return { ok: false, status: 503, body: { error, message } };
-}
-
 function accepted(transaction: Transaction, transactionId: string, acceptedAt: string): AcceptedTransaction {
   return { transactionId, acceptedAt, ...transaction };
 }
 
 export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDeps) {
-  /** Hands transactions to Kafka, all in one produce request; ok only after the ack. */
-  async function handOver(transactions: AcceptedTransaction[]): Promise<Outcome> {
-    const messages = transactions.map((transaction) => ({
-      topic: config.topic,
-      // One account's transactions share a partition, so they stay in order.
-      // Names are printable ASCII: latin1 gives the UTF-8 bytes, faster.
-      key: Buffer.from(transaction.nameOrig, "latin1"),
-      value: encodeMessage(transaction),
-    }));
-    try {
-      await batcher.submit(messages);
-      return { ok: true };
-    } catch (error) {
-      if (error instanceof OverloadedError) {
-        return unavailable("overloaded", `${error.message}; nothing was accepted, retry later`);
-      }
-      console.error(`produce failed: ${(error as Error).message}`);
-      if (error instanceof AcceptTimeoutError && !error.sent) {
-        return unavailable(
-          "kafka_unavailable",
-          `Kafka could not take the write within ${config.acceptTimeoutMs} ms; nothing was accepted, retry later`,
-        );
-      }
-      return unavailable(
-        "kafka_unavailable",
-        `Kafka did not acknowledge within ${config.acceptTimeoutMs} ms (${(error as Error).message}); the transaction may or may not be accepted: retry with the same Idempotency-Key`,
-      );
-    }
-  }
-
   return new Elysia({ name: "transactions", normalize: false })
     .post(
       "/transaction",
@@ -108,7 +72,9 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
         const checked = checkTransaction(body);
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
         const transactionId = key === undefined ? newTransactionId() : transactionIdForKey(key);
-        const outcome = await handOver([accepted(checked.value, transactionId, new Date().toISOString())]);
+        const outcome = await handOver(config, batcher, [
+          accepted(checked.value, transactionId, new Date().toISOString()),
+        ]);
         if (!outcome.ok) {
           set.headers["retry-after"] = "1";
           return status(503, outcome.body);
@@ -131,14 +97,14 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
       "/transactions",
       async ({ body, request, set, status }) => {
         const key = idempotencyKey(request);
-        const checked = checkBatch(body, config.batchEndpointRowsMax);
+        const checked = checkBatch(body, config.requestTransactionsMax);
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
         const acceptedAt = new Date().toISOString();
         const transactions = checked.value.map((transaction, index) => {
           const id = key === undefined ? newTransactionId() : transactionIdForKey(`${key}:${index}`);
           return accepted(transaction, id, acceptedAt);
         });
-        const outcome = await handOver(transactions);
+        const outcome = await handOver(config, batcher, transactions);
         if (!outcome.ok) {
           set.headers["retry-after"] = "1";
           return status(503, outcome.body);
@@ -148,8 +114,8 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
       {
         response: { 202: AcceptedBatch, 400: ErrorBody, 422: ErrorBody, 503: ErrorBody },
         detail: {
-          ...postDocs(t.Array(TransactionInput, { minItems: 1, maxItems: config.batchEndpointRowsMax })),
-          summary: `Log up to ${config.batchEndpointRowsMax} transactions, all or none`,
+          ...postDocs(t.Array(TransactionInput, { minItems: 1, maxItems: config.requestTransactionsMax })),
+          summary: `Log up to ${config.requestTransactionsMax} transactions, all or none`,
           description:
             "Every element must be valid or none is accepted. All go to Kafka in one produce request; 202 lists the ids in order. With Idempotency-Key K, element i gets the id of key K:i.",
           tags: ["transactions"],
