@@ -16,6 +16,7 @@ import { type IsolatedWriteResult, WriteInvariantError, writeBatchIsolating } fr
 import { type DeadLetter, deadLetter } from "./dead-letters.ts";
 import { OwnershipError } from "./ownership.ts";
 import { retrying } from "./retry.ts";
+import type { Dependency, WorkerStatus } from "./worker-status.ts";
 
 /** First wait before retrying a failed write, milliseconds; doubles up to retryBackoffMsMax. */
 export const retryBackoffMsMin = 100;
@@ -40,6 +41,8 @@ export interface BatchWriterOptions {
   /** Resident memory past which a full garbage collection runs after a batch, bytes. */
   rssBytesSoftMax: number;
   stats: WriteStats;
+  /** Told when PostgreSQL or Kafka fails a step, and of every batch written. */
+  status: WorkerStatus;
   log(line: string): void;
 }
 
@@ -69,13 +72,23 @@ export function newWriteStats(): WriteStats {
   return { inserted: 0, duplicates: 0, deadLettered: 0, retries: 0 };
 }
 
-export function batchWriter(options: BatchWriterOptions): BatchHandler<PreparedBatch, WrittenBatch> {
+export interface BatchWriter extends BatchHandler<PreparedBatch, WrittenBatch> {
+  /** What comes next is read again from committed offsets (a new consumer): expect ids already stored. */
+  expectRedelivery(): void;
+}
+
+export function batchWriter(options: BatchWriterOptions): BatchWriter {
   // COPY straight into transactions unless the last batch held ids already
   // stored: a redelivered backlog (after a crash or rebalance) goes the
   // staging way until a batch comes through with no duplicate.
   let directCopy = true;
 
-  async function retry<T>(what: string, attempt: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  async function retry<T>(
+    what: string,
+    dependency: Dependency,
+    attempt: () => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<T | undefined> {
     const result = await retrying(attempt, {
       backoffMsMin: retryBackoffMsMin,
       backoffMsMax: options.retryBackoffMsMax,
@@ -83,6 +96,7 @@ export function batchWriter(options: BatchWriterOptions): BatchHandler<PreparedB
       isFatal: isInvariantError,
       onFailure(failures, waitMs, error) {
         options.stats.retries++;
+        options.status.failing(dependency, `${what} failed, retrying: ${errorText(error)}`);
         options.log(`${what} failed (attempt ${failures}), retrying in ${waitMs} ms: ${errorText(error)}`);
       },
     });
@@ -93,12 +107,16 @@ export function batchWriter(options: BatchWriterOptions): BatchHandler<PreparedB
 
   return {
     prepare,
+    expectRedelivery() {
+      directCopy = false;
+    },
     async write(prepared, signal) {
       const { batch, rows, lines, letters, sources } = prepared;
       logReceived(batch, options.log);
       const startedMs = Date.now();
       const result = await retry(
         "database write",
+        "postgres",
         () => writeBatchIsolating(options.sql, rows, { direct: directCopy }, lines),
         signal,
       );
@@ -110,6 +128,7 @@ export function batchWriter(options: BatchWriterOptions): BatchHandler<PreparedB
       if (letters.length > 0) {
         const produced = await retry(
           "dead-letter produce",
+          "kafka",
           async () => {
             await deadLetter(options.producer, options.dlqTopic, letters);
             return true;
@@ -125,6 +144,7 @@ export function batchWriter(options: BatchWriterOptions): BatchHandler<PreparedB
       // live: nudge the collector each batch, and collect fully only past the
       // soft memory limit (a full collection per batch costs throughput).
       Bun.gc(process.memoryUsage.rss() > options.rssBytesSoftMax);
+      options.status.wrote();
       options.stats.inserted += result.inserted;
       options.stats.duplicates += result.duplicates;
       options.stats.deadLettered += deadLettered;

@@ -9,6 +9,13 @@
 // Batches overlap: while batch N is written (up to writesInFlightMax writes at
 // once), batch N+1 is collected and prepared. Writes may finish out of batch
 // order; commits never do.
+//
+// When the consumer fails (its stream errs once the client's own retries ran
+// out, or the caller reports a failure), the loop reads nothing more, drops
+// the batch it was filling (unwritten, so uncommitted: it is read again),
+// lets the writes in flight finish without committing (the failed consumer
+// cannot), and ends with a ConsumerFailedError: the caller builds a new
+// consumer, which reads from the committed offsets.
 import type { KafkaMessage, KafkaStream, PartitionOffset } from "../kafka/client.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { type Batch, Batcher, type BatchLimits } from "./batcher.ts";
@@ -34,8 +41,10 @@ export interface ConsumeStats {
   messages: number;
   /** Messages dropped because a rebalance made them stale, or already batched. */
   skipped: number;
-  /** Partitions of a batch not committed because a rebalance took them meanwhile. */
+  /** Partitions of a batch not committed because a rebalance took them meanwhile, or the consumer failed. */
   commitsSkipped: number;
+  /** Messages batched but not written when the consumer failed; a new consumer reads them again. */
+  dropped: number;
   commitFailures: number;
 }
 
@@ -54,14 +63,28 @@ export interface ConsumeLoopOptions<Prepared, Written> {
 }
 
 export interface ConsumeLoop {
-  /** Settles when the loop ended (stop, or the stream ended); rejects on the error that stopped it. */
+  /**
+   * Settles when the loop ended on stop; rejects with ConsumerFailedError when
+   * the consumer failed (every write in flight settled), or with the error of
+   * a write that cannot be retried.
+   */
   readonly done: Promise<void>;
   /** Finishes the batch in hand (unless its write keeps failing), commits it, and ends the loop. */
   stop(): Promise<void>;
+  /** The consumer failed outside its stream (say, a failed rejoin): end as on a stream error. */
+  fail(error: unknown): void;
+}
+
+/** The consumer the loop read from failed; nothing read after its last commit is lost, it is read again. */
+export class ConsumerFailedError extends Error {
+  constructor(readonly reason: unknown) {
+    super(`the consumer failed: ${errorText(reason)}`);
+    this.name = "ConsumerFailedError";
+  }
 }
 
 export function newConsumeStats(): ConsumeStats {
-  return { received: 0, batches: 0, messages: 0, skipped: 0, commitsSkipped: 0, commitFailures: 0 };
+  return { received: 0, batches: 0, messages: 0, skipped: 0, commitsSkipped: 0, dropped: 0, commitFailures: 0 };
 }
 
 /** The consumer-group generation a message was fetched in (the stream stamps it). */
@@ -82,6 +105,7 @@ export function startConsumeLoop<P, W>(options: ConsumeLoopOptions<P, W>): Consu
       abort.abort();
       await done.catch(() => {});
     },
+    fail: (error) => source.fail(error),
   };
 }
 
@@ -104,17 +128,24 @@ async function runBatches<P, W>(
       if (!(await writing.shift())) break outer;
     }
     if (prepared === undefined || batch === undefined) break;
-    const written = writeAndCommit(options, batch, prepared, writing.at(-1), signal);
+    if (source.failure !== undefined) {
+      // Read through a consumer that failed while this batch waited for a write slot: the next consumer reads it again.
+      options.stats.dropped += batch.items.length;
+      break;
+    }
+    const written = writeAndCommit(options, source, batch, prepared, writing.at(-1), signal);
     // Observed now so a failure waiting here is not reported as unhandled.
     written.catch(() => {});
     writing.push(written);
   }
   await Promise.all(writing);
+  if (source.failure !== undefined) throw new ConsumerFailedError(source.failure);
 }
 
 /** Writes one batch, then commits its offsets once the batch before it is committed; false when abandoned. */
 async function writeAndCommit<P, W>(
   options: ConsumeLoopOptions<P, W>,
+  source: MessageSource,
   batch: Batch<KafkaMessage>,
   prepared: P,
   /** The batch before this one, still in flight (or undefined). */
@@ -126,7 +157,7 @@ async function writeAndCommit<P, W>(
   // Offsets are committed in batch order: this batch's only after the one
   // before it is written and committed (an abandoned one stops us too).
   if (previous !== undefined && !(await previous)) return false;
-  await commitBatch(options, batch);
+  await commitBatch(options, batch, source.failure !== undefined);
   options.stats.batches++;
   options.stats.messages += batch.items.length;
   options.handler.committed(prepared, written);
@@ -134,7 +165,12 @@ async function writeAndCommit<P, W>(
 }
 
 /** Commits, per partition, the offset after the batch's last message: everything before it is written. */
-async function commitBatch<P, W>(options: ConsumeLoopOptions<P, W>, batch: Batch<KafkaMessage>): Promise<void> {
+async function commitBatch<P, W>(
+  options: ConsumeLoopOptions<P, W>,
+  batch: Batch<KafkaMessage>,
+  /** The consumer failed: nothing can be committed through it. */
+  consumerFailed: boolean,
+): Promise<void> {
   const { ownership, stats } = options;
   const last = new Map<number, { message: KafkaMessage; generation: number }>();
   for (const message of batch.items) {
@@ -146,6 +182,11 @@ async function commitBatch<P, W>(options: ConsumeLoopOptions<P, W>, batch: Batch
     }
     if (message.offset > seen.message.offset) seen.message = message;
     seen.generation = Math.min(seen.generation, generation);
+  }
+  if (consumerFailed) {
+    // The rows are written; the next consumer reads them again and finds them present.
+    stats.commitsSkipped += last.size;
+    return;
   }
   const offsets: PartitionOffset[] = [];
   for (const [partition, { message, generation }] of last) {
@@ -185,8 +226,8 @@ class MessageSource {
   readonly #options: SourceOptions;
   readonly #signal: AbortSignal;
   readonly #batcher: Batcher<KafkaMessage>;
-  #ended = false;
-  #streamError: unknown;
+  /** Why the consumer failed, once it did: nothing more is read. */
+  failure: unknown;
   // Listeners stay for the stream's life: with no 'readable' listener Node
   // sets readableFlowing back to null, and @platformatic/kafka then stops
   // fetching. A wait only swaps in who is woken.
@@ -196,16 +237,20 @@ class MessageSource {
     this.#options = options;
     this.#signal = signal;
     this.#batcher = new Batcher<KafkaMessage>(options.limits);
-    const wake = () => {
-      for (const waker of this.#wakers) waker();
-    };
     const emitter = options.stream as unknown as NodeJS.EventEmitter;
-    emitter.on("error", (error: unknown) => {
-      this.#streamError ??= error;
-      wake();
-    });
-    for (const event of ["readable", "end", "close"]) emitter.on(event, wake);
-    signal.addEventListener("abort", wake);
+    // The client's stream destroys itself when its own retries of a fetch ran out.
+    emitter.on("error", (error: unknown) => this.fail(error));
+    for (const event of ["readable", "end", "close"]) emitter.on(event, () => this.#wake());
+    signal.addEventListener("abort", () => this.#wake());
+  }
+
+  fail(error: unknown): void {
+    this.failure ??= error;
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (const waker of this.#wakers) waker();
   }
 
   /** The next batch to write: closed by a limit, by linger time, or by stop (undefined: nothing left). */
@@ -213,8 +258,13 @@ class MessageSource {
     const batcher = this.#batcher;
     const { stream, ownership, stats } = this.#options;
     for (;;) {
+      if (this.failure !== undefined) {
+        // Not written, so not committed: the next consumer reads these again.
+        if (!batcher.isEmpty) stats.dropped += batcher.take(Date.now(), "flush").items.length;
+        return undefined;
+      }
       if (batcher.isFull || batcher.isDue(Date.now())) return batcher.take(Date.now());
-      if (this.#signal.aborted || this.#ended) return batcher.isEmpty ? undefined : batcher.take(Date.now(), "flush");
+      if (this.#signal.aborted) return batcher.isEmpty ? undefined : batcher.take(Date.now(), "flush");
       for (let message = stream.read() as KafkaMessage | null; message !== null; message = stream.read()) {
         const generation = fetchedGeneration(message, ownership.generation ?? 0);
         if (ownership.accept(message.partition, message.offset, generation) !== "new") {
@@ -227,9 +277,9 @@ class MessageSource {
         // Full now: leave at once rather than wait for the stream's next news.
         if (batcher.isFull) return batcher.take(Date.now());
       }
-      if (this.#streamError !== undefined) throw this.#streamError;
       if (stream.readableEnded || stream.destroyed) {
-        this.#ended = true;
+        // Closed on purpose only after stop(), which is seen above: anything else is a failure.
+        this.failure ??= new Error("the messages stream ended");
         continue;
       }
       const deadline = batcher.deadlineMs;

@@ -63,6 +63,17 @@ export class PartitionOwnership {
     this.#generation = generation;
   }
 
+  /**
+   * Forgets everything: the consumer failed and a new one replaces it. The
+   * next assignment starts afresh even if its generation directly follows
+   * ours: the new consumer reads again from the committed offsets, and those
+   * messages must be judged "new", not "repeat" of ones never written.
+   */
+  reset(): void {
+    this.#generation = undefined;
+    this.#owned = new Map();
+  }
+
   /** Judges a message fetched in `fetchedGeneration`; accepting it moves the partition's read position. */
   accept(partition: number, offset: bigint, fetchedGeneration: number): Verdict {
     const owned = this.#owned.get(partition);

@@ -1,6 +1,7 @@
 // Retrying a step that may pass later (a database write while PostgreSQL is
-// restarting, a dead-letter produce while a broker is away), with an
-// exponential backoff between attempts, cut short by stop.
+// restarting, a dead-letter produce or a new consumer while a broker is
+// away), with a capped, jittered exponential backoff between attempts, cut
+// short by stop.
 
 export interface RetryOptions {
   /** First wait after a failure, milliseconds; doubles after each further failure. */
@@ -22,13 +23,23 @@ export async function retrying<T>(attempt: () => Promise<T>, options: RetryOptio
       return await attempt();
     } catch (error) {
       if (options.isFatal(error)) throw error;
-      const waitMs = Math.min(options.backoffMsMax, options.backoffMsMin * 2 ** (failures - 1));
+      const waitMs = backoffMs(failures, options.backoffMsMin, options.backoffMsMax);
       options.onFailure(failures, waitMs, error);
       // Awaiting keeps the event loop free: the consumer goes on heartbeating.
       await sleep(waitMs, options.signal);
       if (options.signal.aborted) return undefined;
     }
   }
+}
+
+/**
+ * The wait after the `failures`-th failure in a row: doubling from `minMs`,
+ * capped at `maxMs`, drawn from the upper half of that ("equal jitter"), so
+ * workers failed by one outage do not all come back at the same instant.
+ */
+export function backoffMs(failures: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(Math.max(failures - 1, 0), 30));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
 /** Resolves after `ms` milliseconds, or at once when `signal` aborts. */

@@ -5,7 +5,12 @@ import { expect, test } from "bun:test";
 import { Readable } from "node:stream";
 import type { KafkaMessage, KafkaStream, PartitionOffset } from "../../src/kafka/client.ts";
 import type { Batch } from "../../src/pipeline/batcher.ts";
-import { type BatchHandler, newConsumeStats, startConsumeLoop } from "../../src/pipeline/consume-loop.ts";
+import {
+  type BatchHandler,
+  ConsumerFailedError,
+  newConsumeStats,
+  startConsumeLoop,
+} from "../../src/pipeline/consume-loop.ts";
 import { PartitionOwnership } from "../../src/pipeline/ownership.ts";
 
 const generation = 1;
@@ -67,6 +72,7 @@ function startLoop(writesInFlightMax: number) {
   ownership.assign(generation, [0, 1]);
   const commits: PartitionOffset[][] = [];
   const controlled = controlledHandler();
+  const stats = newConsumeStats();
   const loop = startConsumeLoop({
     stream: kafkaStream,
     topic: "t",
@@ -78,10 +84,10 @@ function startLoop(writesInFlightMax: number) {
     commitOffsets: async (offsets) => {
       commits.push(offsets);
     },
-    stats: newConsumeStats(),
+    stats,
     log: () => {},
   });
-  return { stream, loop, commits, ...controlled };
+  return { stream, loop, commits, stats, ...controlled };
 }
 
 test("with two writes in flight, the second batch's offset waits until the first is written and committed", async () => {
@@ -99,9 +105,7 @@ test("with two writes in flight, the second batch's offset waits until the first
   await until(() => commits.length === 2, "both commits");
   expect(commits.map((offsets) => offsets.map((o) => o.offset))).toEqual([[2n], [4n]]);
   expect(committedBatches).toEqual([0, 1]);
-
-  stream.push(null);
-  await loop.done;
+  await loop.stop();
 });
 
 test("after a batch abandoned unwritten on stop, no later batch is committed", async () => {
@@ -116,8 +120,25 @@ test("after a batch abandoned unwritten on stop, no later batch is committed", a
   expect(commits).toEqual([]);
 });
 
-test("the stream's error stops the loop with that error", async () => {
+test("the stream's error ends the loop with a ConsumerFailedError naming it", async () => {
   const { stream, loop } = startLoop(1);
   stream.destroy(new Error("connection closed"));
+  await expect(loop.done).rejects.toBeInstanceOf(ConsumerFailedError);
   await expect(loop.done).rejects.toThrow("connection closed");
+});
+
+test("when the consumer fails, the write in flight finishes uncommitted, the open batch is dropped, nothing more is read", async () => {
+  const { stream, loop, commits, writes, started, committedBatches, stats } = startLoop(1);
+  // Batch 0 is written; batch 1 waits for a write slot; message 4 fills batch 2.
+  for (const offset of [0n, 1n, 2n, 3n, 4n]) stream.push(message(0, offset));
+  await until(() => started.length === 1, "the first write started");
+  loop.fail(new Error("rejoin failed"));
+  writes[0]?.resolve(true);
+  await expect(loop.done).rejects.toBeInstanceOf(ConsumerFailedError);
+  // Written (the handler is told), but no offset moves through the failed consumer: it is read again.
+  expect(commits).toEqual([]);
+  expect(committedBatches).toEqual([0]);
+  expect(started.length).toBe(1);
+  expect(stats.commitsSkipped).toBe(1);
+  expect(stats.dropped).toBeGreaterThan(0);
 });

@@ -59,3 +59,18 @@ test("offsets only move forward, and never past what was read", () => {
   expect(() => ownership.checkForward(0, 12n)).toThrow(OwnershipError);
   expect(() => ownership.checkForward(1, 1n)).toThrow(OwnershipError);
 });
+
+test("after reset (a failed consumer replaced), messages read again from the committed offset are new, even in the next generation", () => {
+  const ownership = new PartitionOwnership();
+  ownership.assign(1, [0]);
+  // Batched but never written: the failed consumer's batch is dropped.
+  expect(ownership.accept(0, 10n, 1)).toBe("new");
+  expect(ownership.accept(0, 11n, 1)).toBe("new");
+  ownership.reset();
+  expect(ownership.generation).toBeUndefined();
+  // The new consumer joins in the very next generation: without the reset
+  // these would be "repeat" and skipped, and a later commit would pass them.
+  ownership.assign(2, [0]);
+  expect(ownership.accept(0, 10n, 2)).toBe("new");
+  expect(ownership.ownsSince(0, 1)).toBe(false);
+});
