@@ -1,0 +1,171 @@
+// Kafka killed (kill -9) under load and started again ~15 s later, with the
+// API and the worker as real processes on a broker of this test's own:
+// - during the outage POSTs answer 503 within ACCEPT_TIMEOUT_MS, never 202;
+// - the worker rides it out (no exit, no restart) and says it is degraded;
+// - after the broker returns, POSTs succeed and every 202 ends as a row,
+//   without restarting either process.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureBroker, freePort, type LocalBroker } from "../../scripts/broker.ts";
+import { transactionIdForKey } from "../../src/transaction/ids.ts";
+import { killBroker, startProcess, type TxlogProcess } from "../support/processes.ts";
+import { eventually, freshDatabase, type TestDatabase, testTopics } from "../support/run.ts";
+
+const acceptTimeoutMs = 2000;
+/** How long the broker stays dead, milliseconds. */
+const outageMs = 15_000;
+const clients = 8;
+/** Slack on top of ACCEPT_TIMEOUT_MS for a 503 to reach the client, milliseconds. */
+const answerSlackMs = 1500;
+
+let db: TestDatabase;
+let broker: LocalBroker;
+let brokerAddress: string;
+const brokerDir = join(tmpdir(), `txlog-fault-broker-${process.env.TXLOG_TEST_RUN}`);
+let api: TxlogProcess;
+let worker: TxlogProcess;
+let apiUrl: string;
+
+async function startOwnBroker(): Promise<LocalBroker> {
+  return ensureBroker({ broker: brokerAddress, dataDir: brokerDir, log: () => {} });
+}
+
+beforeAll(async () => {
+  brokerAddress = `127.0.0.1:${await freePort()}`;
+  broker = await startOwnBroker();
+  db = await freshDatabase("fault_broker");
+  const port = await freePort();
+  apiUrl = `http://127.0.0.1:${port}`;
+  const env = {
+    ...(process.env as Record<string, string>),
+    KAFKA_TOPIC: testTopics("fault-broker").topic,
+    KAFKA_DLQ_TOPIC: testTopics("fault-broker").dlqTopic,
+    KAFKA_GROUP_ID: testTopics("fault-broker").groupId,
+    KAFKA_BROKERS: brokerAddress,
+    DATABASE_URL: db.url,
+    PORT: String(port),
+    ACCEPT_TIMEOUT_MS: String(acceptTimeoutMs),
+    WORKER_BATCH_LINGER_MS: "50",
+  };
+  api = startProcess("src/api.ts", env);
+  worker = startProcess("src/worker.ts", env);
+  await eventually(
+    async () => (/worker: consuming .*\(running\)|worker: running/.test(worker.output.text) ? true : undefined),
+    60_000,
+    "worker in its group",
+  );
+  await eventually(
+    async () => ((await fetch(`${apiUrl}/health`).catch(() => undefined))?.ok ? true : undefined),
+    60_000,
+    "API healthy",
+  );
+}, 120_000);
+
+afterAll(async () => {
+  for (const process_ of [api, worker]) process_?.child.kill("SIGKILL");
+  await broker?.stop().catch(() => {});
+  await rm(brokerDir, { recursive: true, force: true });
+  await db?.drop();
+}, 60_000);
+
+interface Answer {
+  key: string;
+  status: number | "connection error";
+  startedAtMs: number;
+  answeredAtMs: number;
+}
+
+const body = {
+  step: 1,
+  type: "PAYMENT",
+  amount: "10.00",
+  nameOrig: "C1",
+  oldbalanceOrg: "10.00",
+  newbalanceOrig: "0.00",
+  nameDest: "M1",
+  oldbalanceDest: "0.00",
+  newbalanceDest: "0.00",
+};
+
+/** `clients` closed-loop clients posting keyed single transactions until `until()` says stop. */
+async function load(answers: Answer[], until: () => boolean): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (!until()) {
+        const key = `outage-${next++}`;
+        const startedAtMs = Date.now();
+        const status = await fetch(`${apiUrl}/transaction`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": key },
+          body: JSON.stringify({ ...body, nameOrig: `C${next % 97}` }),
+        }).then(
+          async (response) => {
+            await response.arrayBuffer();
+            return response.status;
+          },
+          () => "connection error" as const,
+        );
+        answers.push({ key, status, startedAtMs, answeredAtMs: Date.now() });
+        if (status !== 202) await Bun.sleep(100);
+      }
+    }),
+  );
+}
+
+test("Kafka killed for 15 s under load: 503 and never 202 meanwhile, the worker rides it out, every 202 ends as a row", async () => {
+  const answers: Answer[] = [];
+  let phase: "before" | "outage" | "after" | "done" = "before";
+  const loading = load(answers, () => phase === "done");
+  await Bun.sleep(3000);
+
+  killBroker(brokerDir);
+  const killedAtMs = Date.now();
+  phase = "outage";
+  await Bun.sleep(outageMs);
+  const restartAtMs = Date.now();
+  broker = await startOwnBroker();
+  phase = "after";
+  // Until 202s flow again and then some more.
+  await eventually(
+    async () => (answers.some((a) => a.startedAtMs > restartAtMs && a.status === 202) ? true : undefined),
+    90_000,
+    "a 202 after the broker returned",
+  );
+  await Bun.sleep(2000);
+  phase = "done";
+  await loading;
+
+  // No request was dropped: every one was answered 202 or 503.
+  expect(answers.filter((a) => a.status !== 202 && a.status !== 503)).toEqual([]);
+  // Sent after the kill (and its requests in flight had their deadline) and before the restart: never 202.
+  const duringOutage = answers.filter(
+    (a) => a.startedAtMs > killedAtMs + acceptTimeoutMs + answerSlackMs && a.answeredAtMs < restartAtMs,
+  );
+  expect(duringOutage.length).toBeGreaterThan(0);
+  expect(duringOutage.filter((a) => a.status === 202)).toEqual([]);
+  for (const answer of duringOutage) {
+    expect(answer.answeredAtMs - answer.startedAtMs).toBeLessThanOrEqual(acceptTimeoutMs + answerSlackMs);
+  }
+
+  // Every 202 ends as a row, and nothing is stored that was not posted.
+  const accepted = answers.filter((a) => a.status === 202).map((a) => transactionIdForKey(a.key));
+  const posted = new Set(answers.map((a) => transactionIdForKey(a.key)));
+  const stored = await eventually(
+    async () => {
+      const rows = await db.sql<{ id: string }[]>`SELECT transaction_id::text AS id FROM transactions`;
+      const ids = new Set(rows.map((row) => row.id));
+      return accepted.every((id) => ids.has(id)) ? ids : undefined;
+    },
+    120_000,
+    "every 202 stored",
+  );
+  expect([...stored].filter((id) => !posted.has(id))).toEqual([]);
+
+  // Neither process exited or was restarted; the worker said it was degraded.
+  expect(api.alive()).toBe(true);
+  expect(worker.alive()).toBe(true);
+  expect(worker.output.text).toMatch(/worker: degraded/);
+}, 300_000);
