@@ -18,6 +18,15 @@ export interface RunningApi extends Running {
   batcher: ProduceBatcher;
 }
 
+/** Time past ACCEPT_TIMEOUT_MS that requests in flight get to be answered on stop, milliseconds. */
+const requestsFinishMsExtra = 1000;
+
+/** Until the server has no request in flight (each answered and written), or `timeoutMs` passed. */
+async function waitForRequests(server: { pendingRequests: number } | null, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (server !== null && server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(5);
+}
+
 export async function startApi(config: Config): Promise<RunningApi> {
   const connection: KafkaConnection = {
     brokers: config.kafkaBrokers,
@@ -37,21 +46,29 @@ export async function startApi(config: Config): Promise<RunningApi> {
     queuedMessagesMax: config.produceQueuedMessagesMax,
     acceptTimeoutMs: config.acceptTimeoutMs,
   });
+  const shutdown = { requested: false };
   const app = createApp({
     config,
     sql,
     batcher,
+    shutdown,
     kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.bodyBytesMax });
-  const port = app.server?.port ?? config.port;
+  const server = app.server;
+  const port = server?.port ?? config.port;
   const stopped = Promise.withResolvers<void>();
-  let stopping = false;
   async function stop(): Promise<void> {
-    if (stopping) return stopped.promise;
-    stopping = true;
-    // Stop taking requests, then let every accepted one reach Kafka.
-    await app.stop();
+    if (shutdown.requested) return stopped.promise;
+    // New work is refused from now (503, and /ready says so), while the
+    // listener stays open for SHUTDOWN_DRAIN_MS so a load balancer can
+    // notice; then no new connections, and every request in flight is
+    // answered (202 or 503) before anything closes.
+    shutdown.requested = true;
+    await Bun.sleep(config.shutdownDrainMs);
+    const closing = app.stop(false);
     await batcher.close();
+    await waitForRequests(server, config.acceptTimeoutMs + requestsFinishMsExtra);
+    await closing;
     const answerMsMean = batcher.requestsAnswered === 0 ? 0 : batcher.answerMsTotal / batcher.requestsAnswered;
     console.log(produceSummaryLine({ requests: batcher.requestsSent, messages: batcher.messagesSent, answerMsMean }));
     await producer.close();

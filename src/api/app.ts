@@ -15,6 +15,8 @@ export interface ApiDeps {
   config: Config;
   sql: Sql;
   batcher: ProduceBatcher;
+  /** Set when the process was asked to stop: new work is refused, /ready answers 503. */
+  shutdown: { requested: boolean };
   kafkaAnswers(): Promise<boolean>;
 }
 
@@ -32,6 +34,27 @@ function describeValidation(error: {
     const custom = (item.schema as { error?: unknown } | undefined)?.error;
     return { field, rule: typeof custom === "string" ? custom : (item.summary ?? item.message).toLowerCase() };
   });
+}
+
+/**
+ * PostgreSQL cannot be reached or is going down (connection errors, SQLSTATE
+ * class 08, and 57P01–57P03): the read may pass later, so 503, not 500.
+ */
+function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return false;
+  return (
+    code.startsWith("08") ||
+    ["57P01", "57P02", "57P03"].includes(code) ||
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "CONNECTION_CLOSED",
+      "CONNECTION_ENDED",
+      "CONNECTION_DESTROYED",
+      "CONNECT_TIMEOUT",
+    ].includes(code)
+  );
 }
 
 export function createApp(deps: ApiDeps) {
@@ -55,6 +78,11 @@ export function createApp(deps: ApiDeps) {
         },
       }),
     )
+    // While stopping, every answer asks the client to close its connection,
+    // so none is reused at the moment the listener closes (a reset then).
+    .onRequest(({ set }) => {
+      if (deps.shutdown.requested) set.headers.connection = "close";
+    })
     .onError(({ code, error, set, path }) => {
       if (error instanceof RequestError) {
         set.status = error.status;
@@ -73,6 +101,11 @@ export function createApp(deps: ApiDeps) {
         set.status = 400;
         return { error: "malformed_body", message: "(body): must be valid JSON with Content-Type: application/json" };
       }
+      if (isDatabaseUnavailable(error)) {
+        set.status = 503;
+        set.headers["retry-after"] = "1";
+        return { error: "database_unavailable", message: "PostgreSQL does not answer; retry later" };
+      }
       if (code === "NOT_FOUND") {
         set.status = 404;
         return { error: "not_found", message: `no route ${path}; see /swagger` };
@@ -83,7 +116,7 @@ export function createApp(deps: ApiDeps) {
     })
     .use(transactionRoutes(deps))
     .use(reportRoutes(deps.sql))
-    .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers }));
+    .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -188,6 +188,13 @@ export const settings = {
     600000,
     "API: longest wait for Kafka's ack before answering 503, milliseconds",
   ),
+  shutdownDrainMs: integer(
+    "SHUTDOWN_DRAIN_MS",
+    0,
+    0,
+    600000,
+    "API: on SIGTERM, how long it keeps answering (new work with 503, /ready with 503) before it closes its listener, milliseconds",
+  ),
   bodyBytesMax: integer(
     "BODY_BYTES_MAX",
     8 * 1024 * 1024,

@@ -236,7 +236,13 @@ function appWithBrokers(brokers: string[], acceptTimeoutMs: number, producerTime
     acceptTimeoutMs,
   });
   const sql = openDatabase(badConfig.databaseUrl, { poolMax: 1 });
-  const app = createApp({ config: badConfig, sql, batcher, kafkaAnswers: async () => false });
+  const app = createApp({
+    config: badConfig,
+    sql,
+    batcher,
+    shutdown: { requested: false },
+    kafkaAnswers: async () => false,
+  });
   const postRow = () =>
     app.handle(
       new Request("http://txlog/transaction", {

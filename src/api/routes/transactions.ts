@@ -30,7 +30,14 @@ export interface TransactionRoutesDeps {
   config: Config;
   sql: Sql;
   batcher: ProduceBatcher;
+  shutdown: { requested: boolean };
 }
+
+const shuttingDown = {
+  error: "shutting_down",
+  message:
+    "this API instance is stopping and takes no new transactions; nothing was accepted, retry (another instance)",
+};
 
 /**
  * The Idempotency-Key header, checked here rather than by an Elysia headers
@@ -63,11 +70,15 @@ function accepted(transaction: Transaction, transactionId: string, acceptedAt: s
   return { transactionId, acceptedAt, ...transaction };
 }
 
-export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDeps) {
+export function transactionRoutes({ config, sql, batcher, shutdown }: TransactionRoutesDeps) {
   return new Elysia({ name: "transactions", normalize: false })
     .post(
       "/transaction",
       async ({ body, request, set, status }) => {
+        if (shutdown.requested) {
+          set.headers["retry-after"] = "1";
+          return status(503, shuttingDown);
+        }
         const key = idempotencyKey(request);
         const checked = checkTransaction(body);
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
@@ -96,6 +107,10 @@ export function transactionRoutes({ config, sql, batcher }: TransactionRoutesDep
     .post(
       "/transactions",
       async ({ body, request, set, status }) => {
+        if (shutdown.requested) {
+          set.headers["retry-after"] = "1";
+          return status(503, shuttingDown);
+        }
         const key = idempotencyKey(request);
         const checked = checkBatch(body, config.requestTransactionsMax);
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
