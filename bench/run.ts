@@ -131,6 +131,8 @@ function runConfig(prefix: string, broker: LocalBroker, databaseUrl: string) {
     KAFKA_TOPIC: `${prefix}.transactions`,
     KAFKA_DLQ_TOPIC: `${prefix}.transactions.dlq`,
     KAFKA_GROUP_ID: `${prefix}-worker`,
+    // Several workers on one machine: each its own status port.
+    WORKER_PORT: "0",
   };
   try {
     return { env, config: loadConfig(env) };

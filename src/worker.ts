@@ -17,6 +17,7 @@ import { createProducer, type KafkaConnection } from "./kafka/client.ts";
 import { batchWriter, newWriteStats, type WriteStats } from "./pipeline/batch-writer.ts";
 import { newConsumeStats } from "./pipeline/consume-loop.ts";
 import { runConsumerSessions, type SessionStats } from "./pipeline/consumer-sessions.ts";
+import { startStatusServer } from "./pipeline/status-server.ts";
 import { WorkerStatus, type WorkerStatusSnapshot } from "./pipeline/worker-status.ts";
 import { databaseName, ensureDatabase, openDatabase } from "./postgres/connection.ts";
 import { migrate } from "./postgres/migrate.ts";
@@ -36,6 +37,8 @@ export interface WorkerHandle {
   readonly stats: Readonly<WorkerStats>;
   /** connecting, running, degraded (Kafka or PostgreSQL does not answer; it keeps trying), stopping, stopped. */
   status(): WorkerStatusSnapshot;
+  /** Port of its /health and /ready. */
+  readonly statusPort: number;
   /** Settles when the worker has stopped and closed everything; rejects when it stopped on an error. */
   readonly done: Promise<void>;
   /** Finishes the batch in hand (unless its write keeps failing), commits, closes. */
@@ -77,9 +80,11 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     status,
     log,
   });
+  const statusServer = startStatusServer(status, config.host, config.workerPort);
   const sessions = runConsumerSessions({ config, connection, writer, status, stats, log });
   const done = sessions.done.finally(async () => {
     for (const [what, step] of [
+      ["close the status port", () => statusServer.stop()],
       ["close the producer", () => producer.close()],
       ["close the database pool", () => sql.end({ timeout: 5 })],
     ] as Array<[string, () => Promise<unknown>]>) {
@@ -92,6 +97,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   return {
     stats,
     status: () => status.snapshot(),
+    statusPort: statusServer.port,
     done,
     async stop() {
       status.stopping();
@@ -106,6 +112,6 @@ if (import.meta.main) {
     name: "worker",
     start: (config) => startWorker(config),
     startedLine: (worker, config) =>
-      `${workerReadyLine(config.topic, config.groupId, databaseName(config.databaseUrl))} (${worker.status().state})`,
+      `${workerReadyLine(config.topic, config.groupId, databaseName(config.databaseUrl))} (${worker.status().state}); /ready on port ${worker.statusPort}`,
   });
 }

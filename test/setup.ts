@@ -45,6 +45,8 @@ Object.assign(process.env, {
   KAFKA_DLQ_TOPIC: `${prefix}.transactions.dlq`,
   KAFKA_GROUP_ID: `${prefix}-worker`,
   KAFKA_CLIENT_ID: prefix,
+  // Many workers per run, in-process and as processes: each its own status port.
+  WORKER_PORT: "0",
   DATABASE_URL: databaseUrl,
 });
 console.error(

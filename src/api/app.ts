@@ -59,64 +59,66 @@ function isDatabaseUnavailable(error: unknown): boolean {
 
 export function createApp(deps: ApiDeps) {
   // normalize: false — unknown fields are refused, never silently dropped.
-  return new Elysia({ name: "txlog", normalize: false })
-    .use(
-      swagger({
-        path: "/swagger",
-        documentation: {
-          info: {
-            title: "txlog",
-            version: "0.1.0",
-            description:
-              "Event-driven financial transaction log: POST validates and hands to Kafka (202 after the broker's ack); a worker writes to PostgreSQL; reports read PostgreSQL.",
+  return (
+    new Elysia({ name: "txlog", normalize: false })
+      .use(
+        swagger({
+          path: "/swagger",
+          documentation: {
+            info: {
+              title: "txlog",
+              version: "0.1.0",
+              description:
+                "Event-driven financial transaction log: POST validates and hands to Kafka (202 after the broker's ack); a worker writes to PostgreSQL; reports read PostgreSQL.",
+            },
+            tags: [
+              { name: "transactions", description: "logging and looking up transactions" },
+              { name: "reports", description: "reads of the stored log" },
+              { name: "health", description: "dependencies" },
+            ],
           },
-          tags: [
-            { name: "transactions", description: "logging and looking up transactions" },
-            { name: "reports", description: "reads of the stored log" },
-            { name: "health", description: "dependencies" },
-          ],
-        },
-      }),
-    )
-    // While stopping, every answer asks the client to close its connection,
-    // so none is reused at the moment the listener closes (a reset then).
-    .onRequest(({ set }) => {
-      if (deps.shutdown.requested) set.headers.connection = "close";
-    })
-    .onError(({ code, error, set, path }) => {
-      if (error instanceof RequestError) {
-        set.status = error.status;
-        return error.body;
-      }
-      if (code === "VALIDATION") {
-        const errors = describeValidation(error as never);
-        const where = (error as { type: string }).type;
-        set.status = where === "body" ? 422 : 400;
-        return invalid(
-          errors,
-          where === "body" ? "invalid_transaction" : `invalid_${where === "params" ? "path" : where}`,
-        );
-      }
-      if (code === "PARSE" || error instanceof SyntaxError) {
-        set.status = 400;
-        return { error: "malformed_body", message: "(body): must be valid JSON with Content-Type: application/json" };
-      }
-      if (isDatabaseUnavailable(error)) {
-        set.status = 503;
-        set.headers["retry-after"] = "1";
-        return { error: "database_unavailable", message: "PostgreSQL does not answer; retry later" };
-      }
-      if (code === "NOT_FOUND") {
-        set.status = 404;
-        return { error: "not_found", message: `no route ${path}; see /swagger` };
-      }
-      console.error(error);
-      set.status = 500;
-      return { error: "internal", message: "internal error; nothing was accepted by this request" };
-    })
-    .use(transactionRoutes(deps))
-    .use(reportRoutes(deps.sql))
-    .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }));
+        }),
+      )
+      // While stopping, every answer asks the client to close its connection,
+      // so none is reused at the moment the listener closes (a reset then).
+      .onRequest(({ set }) => {
+        if (deps.shutdown.requested) set.headers.connection = "close";
+      })
+      .onError(({ code, error, set, path }) => {
+        if (error instanceof RequestError) {
+          set.status = error.status;
+          return error.body;
+        }
+        if (code === "VALIDATION") {
+          const errors = describeValidation(error as never);
+          const where = (error as { type: string }).type;
+          set.status = where === "body" ? 422 : 400;
+          return invalid(
+            errors,
+            where === "body" ? "invalid_transaction" : `invalid_${where === "params" ? "path" : where}`,
+          );
+        }
+        if (code === "PARSE" || error instanceof SyntaxError) {
+          set.status = 400;
+          return { error: "malformed_body", message: "(body): must be valid JSON with Content-Type: application/json" };
+        }
+        if (isDatabaseUnavailable(error)) {
+          set.status = 503;
+          set.headers["retry-after"] = "1";
+          return { error: "database_unavailable", message: "PostgreSQL does not answer; retry later" };
+        }
+        if (code === "NOT_FOUND") {
+          set.status = 404;
+          return { error: "not_found", message: `no route ${path}; see /swagger` };
+        }
+        console.error(error);
+        set.status = 500;
+        return { error: "internal", message: "internal error; nothing was accepted by this request" };
+      })
+      .use(transactionRoutes(deps))
+      .use(reportRoutes(deps.sql))
+      .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }))
+  );
 }
 
 export type App = ReturnType<typeof createApp>;

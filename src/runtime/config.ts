@@ -119,8 +119,9 @@ export const settings = {
     "127.0.0.1",
     /^\S+$/,
     "must be a host name or address",
-    "address the API listens on (0.0.0.0 in containers)",
+    "address the API and the worker's status port listen on (0.0.0.0 in containers)",
   ),
+  workerPort: integer("WORKER_PORT", 8001, 0, 65535, "HTTP port of the worker's /health and /ready (0: any free port)"),
   databaseUrl: postgresUrl(
     "DATABASE_URL",
     "postgres://postgres@127.0.0.1:5432/txlog",

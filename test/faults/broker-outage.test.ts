@@ -27,6 +27,7 @@ const brokerDir = join(tmpdir(), `txlog-fault-broker-${process.env.TXLOG_TEST_RU
 let api: TxlogProcess;
 let worker: TxlogProcess;
 let apiUrl: string;
+let workerUrl: string;
 
 async function startOwnBroker(): Promise<LocalBroker> {
   return ensureBroker({ broker: brokerAddress, dataDir: brokerDir, log: () => {} });
@@ -38,6 +39,8 @@ beforeAll(async () => {
   db = await freshDatabase("fault_broker");
   const port = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
+  const workerPort = await freePort();
+  workerUrl = `http://127.0.0.1:${workerPort}`;
   const env = {
     ...(process.env as Record<string, string>),
     KAFKA_TOPIC: testTopics("fault-broker").topic,
@@ -46,6 +49,7 @@ beforeAll(async () => {
     KAFKA_BROKERS: brokerAddress,
     DATABASE_URL: db.url,
     PORT: String(port),
+    WORKER_PORT: String(workerPort),
     ACCEPT_TIMEOUT_MS: String(acceptTimeoutMs),
     WORKER_BATCH_LINGER_MS: "50",
   };
@@ -124,7 +128,18 @@ test("Kafka killed for 15 s under load: 503 and never 202 meanwhile, the worker 
   killBroker(brokerDir);
   const killedAtMs = Date.now();
   phase = "outage";
-  await Bun.sleep(outageMs);
+  // The worker says it is degraded, and why, once Kafka's requests fail.
+  const degraded = await eventually(
+    async () => {
+      const response = await fetch(`${workerUrl}/ready`);
+      const body = (await response.json()) as { state: string; problems: { kafka?: string } };
+      return response.status === 503 && body.problems.kafka !== undefined ? body : undefined;
+    },
+    outageMs,
+    "worker /ready 503 naming Kafka",
+  );
+  expect(degraded.state).toBe("degraded");
+  await Bun.sleep(Math.max(0, killedAtMs + outageMs - Date.now()));
   const restartAtMs = Date.now();
   broker = await startOwnBroker();
   phase = "after";
@@ -168,4 +183,5 @@ test("Kafka killed for 15 s under load: 503 and never 202 meanwhile, the worker 
   expect(api.alive()).toBe(true);
   expect(worker.alive()).toBe(true);
   expect(worker.output.text).toMatch(/worker: degraded/);
+  await eventually(async () => ((await fetch(`${workerUrl}/ready`)).status === 200 ? true : undefined), 30_000);
 }, 300_000);

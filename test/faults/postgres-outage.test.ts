@@ -20,12 +20,15 @@ let api: TxlogProcess;
 let worker: TxlogProcess;
 let apiUrl: string;
 let databaseUrl: string;
+let workerUrl: string;
 
 beforeAll(async () => {
   cluster = await startPostgresCluster();
   databaseUrl = cluster.urlFor("txlog");
   const port = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
+  const workerPort = await freePort();
+  workerUrl = `http://127.0.0.1:${workerPort}`;
   const env = {
     ...(process.env as Record<string, string>),
     KAFKA_TOPIC: topics.topic,
@@ -33,6 +36,7 @@ beforeAll(async () => {
     KAFKA_GROUP_ID: topics.groupId,
     DATABASE_URL: databaseUrl,
     PORT: String(port),
+    WORKER_PORT: String(workerPort),
     WORKER_BATCH_LINGER_MS: "50",
     RETRY_BACKOFF_MS_MAX: "2000",
   };
@@ -113,6 +117,11 @@ test("PostgreSQL down for 20 s mid-stream: writes retried, no offset committed m
   const committedLate = await committedOffsets(connection, topics.groupId, topics.topic);
   expect(committedLate).toEqual(committedEarly);
   expect(worker.output.text).toMatch(/worker: degraded: postgres: database write failed/);
+  const ready = await fetch(`${workerUrl}/ready`);
+  expect(ready.status).toBe(503);
+  expect(((await ready.json()) as { problems: { postgres?: string } }).problems.postgres).toContain(
+    "database write failed",
+  );
 
   await cluster.start();
   await eventually(
@@ -129,6 +138,7 @@ test("PostgreSQL down for 20 s mid-stream: writes retried, no offset committed m
   expect(waits.length).toBeGreaterThan(3);
   expect(Math.max(...waits)).toBeLessThanOrEqual(2000);
   expect(worker.output.text).toMatch(/worker: running after [\d.]+ s degraded: postgres: a batch was written/);
+  expect((await fetch(`${workerUrl}/ready`)).status).toBe(200);
   const report2 = await fetch(`${apiUrl}/reports?limit=1`);
   expect(report2.status).toBe(200);
 }, 240_000);
