@@ -3,7 +3,8 @@
 // Maven fetches into a cache outside the repository. Users with Docker run the
 // official image from docker-compose.yml instead.
 //
-//   bun run broker        start one in the foreground; Ctrl-C stops it
+//   bun run broker             start one in the foreground; Ctrl-C stops it
+//   bun run broker --nodes 3   a three-node cluster instead (scripts/cluster.ts)
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -113,54 +114,110 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function startBroker(options: BrokerOptions & { host: string; port: number }): Promise<LocalBroker> {
-  const log = options.log ?? ((line: string) => console.error(line));
-  const libs = await kafkaJars(log);
-  const dataDir = options.dataDir;
-  const logDir = join(dataDir, "logs");
-  const logFile = join(logDir, "server.log");
-  await mkdir(logDir, { recursive: true });
+/** One Kafka node's place in a KRaft quorum: its client and controller listeners. */
+export interface NodeAddress {
+  id: number;
+  host: string;
+  /** The client (PLAINTEXT) port; unused on a controller-only node. */
+  port: number;
+  controllerPort: number;
+}
 
-  // The controller listener only needs to be free now; it is written into the
-  // config so a restart on the same data dir finds the same quorum.
-  const configFile = join(dataDir, "server.properties");
-  let controllerPort: number;
-  const previous = existsSync(configFile) ? await readFile(configFile, "utf8") : "";
-  const kept = /CONTROLLER:\/\/127\.0\.0\.1:(\d+)/.exec(previous);
-  controllerPort = kept ? Number(kept[1]) : await freePort();
-  if (controllerPort === options.port) controllerPort = await freePort();
+/** Replication of the internal topics and the defaults for new topics. */
+export interface Replication {
+  factor: number;
+  minInsync: number;
+}
 
-  const properties = [
-    "process.roles=broker,controller",
-    "node.id=1",
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://${options.host}:${options.port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${options.host}:${options.port}`,
+/** What a node does: serve clients (broker), hold the metadata quorum (controller), or both. */
+export type NodeRoles = "broker,controller" | "broker" | "controller";
+
+export interface NodeSpec {
+  node: NodeAddress;
+  roles: NodeRoles;
+  /** Every controller of the quorum, this node included when it is one. */
+  voters: NodeAddress[];
+  dataDir: string;
+  replication: Replication;
+  partitions: number;
+}
+
+/** Java heap sizes, as -Xms and -Xmx take them. */
+export interface Heap {
+  initial: string;
+  max: string;
+}
+
+/** Where a node keeps its config and logs. */
+export interface NodeFiles {
+  configFile: string;
+  log4jFile: string;
+  logFile: string;
+  stdoutFile: string;
+}
+
+/** server.properties of a node; the topic defaults go to every role (in KRaft the controller applies them). */
+export function nodeProperties({ node, roles, voters, dataDir, replication, partitions }: NodeSpec): string {
+  return [
+    `process.roles=${roles}`,
+    `node.id=${node.id}`,
+    `controller.quorum.voters=${voters.map((v) => `${v.id}@127.0.0.1:${v.controllerPort}`).join(",")}`,
+    ...listenerProperties(node, roles),
     "controller.listener.names=CONTROLLER",
     "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-    "inter.broker.listener.name=PLAINTEXT",
     `log.dirs=${join(dataDir, "data")}`,
-    `num.partitions=${options.partitions ?? 3}`,
-    "offsets.topic.replication.factor=1",
+    ...topicDefaults(replication, partitions),
+    "",
+  ].join("\n");
+}
+
+function listenerProperties(node: NodeAddress, roles: NodeRoles): string[] {
+  const client = `PLAINTEXT://${node.host}:${node.port}`;
+  const controller = `CONTROLLER://127.0.0.1:${node.controllerPort}`;
+  if (roles === "controller") return [`listeners=${controller}`];
+  const listeners = roles === "broker" ? client : `${client},${controller}`;
+  return [`listeners=${listeners}`, `advertised.listeners=${client}`, "inter.broker.listener.name=PLAINTEXT"];
+}
+
+function topicDefaults({ factor, minInsync }: Replication, partitions: number): string[] {
+  return [
+    `num.partitions=${partitions}`,
+    `default.replication.factor=${factor}`,
+    `min.insync.replicas=${minInsync}`,
+    // A replica that fell out of sync never becomes leader: it would drop
+    // acknowledged writes.
+    "unclean.leader.election.enable=false",
+    `offsets.topic.replication.factor=${factor}`,
     "offsets.topic.num.partitions=3",
-    "transaction.state.log.replication.factor=1",
-    "transaction.state.log.min.isr=1",
-    "share.coordinator.state.topic.replication.factor=1",
-    "share.coordinator.state.topic.min.isr=1",
+    `transaction.state.log.replication.factor=${factor}`,
+    `transaction.state.log.min.isr=${minInsync}`,
+    `share.coordinator.state.topic.replication.factor=${factor}`,
+    `share.coordinator.state.topic.min.isr=${minInsync}`,
     "group.initial.rebalance.delay.ms=0",
     // Topics are created by txlog with their intended partition count.
     "auto.create.topics.enable=false",
     "delete.topic.enable=true",
-  ].join("\n");
-  await writeFile(configFile, `${properties}\n`);
-  const log4jFile = join(dataDir, "log4j2.properties");
+  ];
+}
+
+/** Writes the node's server.properties and Log4j config into its data dir. */
+export async function writeNodeConfig(spec: NodeSpec): Promise<NodeFiles> {
+  const logDir = join(spec.dataDir, "logs");
+  await mkdir(logDir, { recursive: true });
+  const files: NodeFiles = {
+    configFile: join(spec.dataDir, "server.properties"),
+    log4jFile: join(spec.dataDir, "log4j2.properties"),
+    logFile: join(logDir, "server.log"),
+    stdoutFile: join(logDir, "stdout.log"),
+  };
+  await writeFile(files.configFile, nodeProperties(spec));
   await writeFile(
-    log4jFile,
+    files.log4jFile,
     [
       "status = warn",
       "appender.file.type = File",
       "appender.file.name = file",
-      `appender.file.fileName = ${logFile}`,
+      `appender.file.fileName = ${files.logFile}`,
       "appender.file.layout.type = PatternLayout",
       "appender.file.layout.pattern = [%d] %p %m (%c)%n",
       "rootLogger.level = INFO",
@@ -168,82 +225,150 @@ async function startBroker(options: BrokerOptions & { host: string; port: number
       "",
     ].join("\n"),
   );
+  return files;
+}
 
-  const javaBase = ["java", "-cp", join(libs, "*"), `-Dlog4j2.configurationFile=${log4jFile}`];
-  if (!existsSync(join(dataDir, "data", "meta.properties"))) {
-    const clusterId = newClusterId();
-    const format = spawn([...javaBase, "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", configFile], {
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [out, err, code] = await Promise.all([
-      new Response(format.stdout).text(),
-      new Response(format.stderr).text(),
-      format.exited,
-    ]);
-    if (code !== 0) throw new Error(`formatting Kafka storage in ${dataDir} failed (exit ${code}):\n${out}${err}`);
-  }
+function javaCommand(libs: string, files: NodeFiles, main: string[], jvm: string[] = []): string[] {
+  return ["java", ...jvm, "-cp", join(libs, "*"), `-Dlog4j2.configurationFile=${files.log4jFile}`, ...main];
+}
 
-  const stdoutFile = join(logDir, "stdout.log");
-  const java: Subprocess = spawn(
-    [
-      ...javaBase.slice(0, 1),
-      "-Xms256m",
-      "-Xmx1g",
-      "-XX:+UseG1GC",
-      "-XX:MaxGCPauseMillis=20",
-      "-Djava.awt.headless=true",
-      ...javaBase.slice(1),
-      "kafka.Kafka",
-      configFile,
-    ],
-    { stdout: Bun.file(stdoutFile), stderr: Bun.file(stdoutFile), stdin: "ignore" },
+/** Formats the node's storage for `clusterId`, once: a formatted dir is left alone. */
+export async function formatStorage(libs: string, dataDir: string, files: NodeFiles, clusterId: string): Promise<void> {
+  if (existsSync(join(dataDir, "data", "meta.properties"))) return;
+  const format = spawn(
+    javaCommand(libs, files, ["kafka.tools.StorageTool", "format", "-t", clusterId, "-c", files.configFile]),
+    { stdout: "pipe", stderr: "pipe" },
   );
+  const [out, err, code] = await Promise.all([
+    new Response(format.stdout).text(),
+    new Response(format.stderr).text(),
+    format.exited,
+  ]);
+  if (code !== 0) throw new Error(`formatting Kafka storage in ${dataDir} failed (exit ${code}):\n${out}${err}`);
+}
 
-  // If this process dies without stop(), the broker must not outlive it.
-  const killOnExit = () => java.kill("SIGTERM");
-  process.on("exit", killOnExit);
+/** Starts the node's JVM; its output goes to stdout.log beside Kafka's own log. */
+export function spawnKafka(libs: string, files: NodeFiles, heap: Heap): Subprocess {
+  const jvm = [
+    `-Xms${heap.initial}`,
+    `-Xmx${heap.max}`,
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-Djava.awt.headless=true",
+  ];
+  const output = Bun.file(files.stdoutFile);
+  return spawn(javaCommand(libs, files, ["kafka.Kafka", files.configFile], jvm), {
+    stdout: output,
+    stderr: output,
+    stdin: "ignore",
+  });
+}
 
-  const broker = `${options.host}:${options.port}`;
+/** Waits until `broker` answers a metadata request; fails when the JVM exits or time runs out. */
+export async function waitUntilAnswers(
+  broker: string,
+  java: Subprocess,
+  files: NodeFiles,
+  timeoutMs: number,
+): Promise<void> {
   const connection = { brokers: [broker], clientId: "txlog-broker-probe", timeoutMs: 2000 };
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+  const deadline = Date.now() + timeoutMs;
   while (!(await kafkaAnswers(connection))) {
     if (java.exitCode !== null) {
       throw new Error(
-        `the Kafka broker exited with code ${java.exitCode} while starting; see ${logFile} and ${stdoutFile}`,
+        `the Kafka broker at ${broker} exited with code ${java.exitCode} while starting; see ${files.logFile} and ${files.stdoutFile}`,
       );
     }
     if (Date.now() > deadline) {
       java.kill("SIGKILL");
-      throw new Error(`the Kafka broker did not answer at ${broker} in time; see ${logFile}`);
+      throw new Error(`the Kafka broker did not answer at ${broker} in time; see ${files.logFile}`);
     }
     await Bun.sleep(250);
   }
+}
+
+/** SIGTERM (Kafka's controlled shutdown flushes and closes the log), SIGKILL after `graceMs`. */
+export async function stopJava(java: Subprocess, graceMs = 30_000): Promise<void> {
+  if (java.exitCode !== null || java.signalCode !== null) return;
+  java.kill("SIGTERM");
+  // A timer, not Bun.sleep: it must not keep this process alive once the JVM is gone.
+  const timer = setTimeout(() => java.kill("SIGKILL"), graceMs);
+  await java.exited;
+  clearTimeout(timer);
+}
+
+async function startBroker(options: BrokerOptions & { host: string; port: number }): Promise<LocalBroker> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const libs = await kafkaJars(log);
+  const { dataDir } = options;
+  const node = { id: 1, host: options.host, port: options.port, controllerPort: await controllerPort(options) };
+  const files = await writeNodeConfig({
+    node,
+    roles: "broker,controller",
+    voters: [node],
+    dataDir,
+    replication: { factor: 1, minInsync: 1 },
+    partitions: options.partitions ?? 3,
+  });
+  await formatStorage(libs, dataDir, files, newClusterId());
+  const java = spawnKafka(libs, files, { initial: "256m", max: "1g" });
+  // If this process dies without stop(), the broker must not outlive it.
+  const killOnExit = () => java.kill("SIGTERM");
+  process.on("exit", killOnExit);
+  const broker = `${options.host}:${options.port}`;
+  await waitUntilAnswers(broker, java, files, options.startTimeoutMs ?? 60_000);
 
   let stopped = false;
   return {
     brokers: [broker],
     started: true,
-    logFile,
+    logFile: files.logFile,
     async stop() {
       if (stopped) return;
       stopped = true;
       process.off("exit", killOnExit);
-      // SIGTERM runs Kafka's controlled shutdown; it flushes and closes the log.
-      java.kill("SIGTERM");
-      const exited = await Promise.race([java.exited.then(() => true), Bun.sleep(30_000).then(() => false)]);
-      if (!exited) {
-        java.kill("SIGKILL");
-        await java.exited;
-      }
+      await stopJava(java);
       if (options.ephemeral) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
 
-if (import.meta.main) {
+/**
+ * The controller listener only needs to be free now; it is written into the
+ * config so a restart on the same data dir finds the same quorum.
+ */
+async function controllerPort(options: { dataDir: string; port: number }): Promise<number> {
+  const configFile = join(options.dataDir, "server.properties");
+  const previous = existsSync(configFile) ? await readFile(configFile, "utf8") : "";
+  const kept = /CONTROLLER:\/\/127\.0\.0\.1:(\d+)/.exec(previous);
+  const port = kept ? Number(kept[1]) : await freePort();
+  return port === options.port ? freePort() : port;
+}
+
+/** Defaults of `bun run broker --nodes N` when KAFKA_BROKERS does not name N local addresses. */
+const clusterBasePort = 9192;
+
+/** `bun run broker [--nodes N]`: runs until Ctrl-C. */
+async function main(): Promise<void> {
+  const { parseArgs } = await import("node:util");
   const { loadConfigOrExit } = await import("../src/runtime/config.ts");
+  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { nodes: { type: "string", default: "1" } } });
+  const nodes = Number(values.nodes);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) {
+    console.error(`--nodes must be an integer from 1 to 9 (got ${values.nodes})`);
+    process.exit(2);
+  }
   const config = loadConfigOrExit();
+  const stop = nodes === 1 ? await mainBroker(config) : await mainCluster(config.kafkaBrokers, nodes, config);
+  const shutdown = async () => {
+    await stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+}
+
+async function mainBroker(config: { kafkaBrokers: string[]; topicPartitions: number }): Promise<() => Promise<void>> {
   const broker = await ensureBroker({
     broker: config.kafkaBrokers[0] as string,
     dataDir: join(root, ".txlog", "kafka"),
@@ -254,13 +379,39 @@ if (import.meta.main) {
     process.exit(0);
   }
   console.log(`Kafka broker up at ${broker.brokers.join(",")} (log: ${broker.logFile}); Ctrl-C stops it`);
-  const shutdown = async () => {
-    await broker.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
+  return () => broker.stop();
 }
+
+/** A cluster on the ports KAFKA_BROKERS names when it names `nodes` local addresses, else on 9192 and up. */
+async function mainCluster(
+  brokers: string[],
+  nodes: number,
+  config: { topicPartitions: number },
+): Promise<() => Promise<void>> {
+  const { startCluster } = await import("./cluster.ts");
+  const local = brokers.map(splitHostPort).filter(([host]) => ["127.0.0.1", "localhost"].includes(host));
+  const ports =
+    local.length === nodes && brokers.length === nodes
+      ? local.map(([, port]) => Number(port))
+      : Array.from({ length: nodes }, (_, i) => clusterBasePort + i);
+  const first = `127.0.0.1:${ports[0]}`;
+  if (await kafkaAnswers({ brokers: [first], clientId: "txlog-broker-probe", timeoutMs: 2000 })) {
+    console.log(`a Kafka broker already answers at ${first}`);
+    process.exit(0);
+  }
+  const dataDir = join(root, ".txlog", `kafka-cluster-${nodes}`);
+  const cluster = await startCluster({ nodes, dataDir, ports, partitions: config.topicPartitions });
+  const { factor, minInsync } = cluster.replication;
+  console.log(
+    `Kafka cluster of ${nodes} nodes up at ${cluster.brokers.join(",")} (logs: ${dataDir}/node-*/logs/server.log); Ctrl-C stops it`,
+  );
+  console.log(
+    `for txlog: KAFKA_BROKERS=${cluster.brokers.join(",")} KAFKA_REPLICATION_FACTOR=${factor} KAFKA_MIN_INSYNC_REPLICAS=${minInsync}`,
+  );
+  return () => cluster.stop();
+}
+
+if (import.meta.main) await main();
 
 /**
  * A random KRaft cluster id: 16 bytes in URL-safe base64. One starting with

@@ -1,13 +1,25 @@
 // Kafka administration: probing a broker, creating and deleting txlog's topics
 // and groups, reading committed and end offsets. Each call opens an admin
 // client through withAdmin and closes it, whatever happens.
-import { Admin, findErrorBy } from "@platformatic/kafka";
+import { Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
 import { withTimeout } from "../runtime/timeout.ts";
 import { type KafkaConnection, requestRetriesMax } from "./client.ts";
 
 export interface TopicSpec {
   name: string;
   partitions: number;
+  /** Copies of each partition, on as many brokers (1 when absent). */
+  replicationFactor?: number;
+  /** Copies that must have a write before acks=all acknowledges it (1 when absent). */
+  minInsyncReplicas?: number;
+}
+
+/** What a topic is, as read back from the cluster. */
+export interface TopicSettings {
+  /** The fewest copies any of its partitions has. */
+  replicationFactor: number;
+  minInsyncReplicas: number;
+  uncleanLeaderElection: boolean;
 }
 
 /** Runs `use` with an admin client of its own, closed afterwards. */
@@ -43,39 +55,169 @@ export async function kafkaAnswers(connection: KafkaConnection): Promise<boolean
   }
 }
 
+/** Ids of the brokers the cluster's metadata lists as alive. */
+export function liveBrokerIds(connection: KafkaConnection): Promise<number[]> {
+  return withAdmin(
+    connection,
+    async (client) => [...(await client.metadata({ topics: [], forceUpdate: true })).brokers.keys()],
+    false,
+  );
+}
+
 /**
  * txlog's two topics, as both the API and the worker create them when missing:
  * the log with its configured partitions, and a one-partition dead-letter
  * topic (dead letters are rare, and one partition keeps them in one order).
+ * Both with the configured replication: a dead letter is an accepted
+ * transaction too.
  */
-export function txlogTopics(names: { topic: string; dlqTopic: string; topicPartitions: number }): TopicSpec[] {
+export function txlogTopics(names: {
+  topic: string;
+  dlqTopic: string;
+  topicPartitions: number;
+  replicationFactor: number;
+  minInsyncReplicas: number;
+}): TopicSpec[] {
+  const { replicationFactor, minInsyncReplicas } = names;
   return [
-    { name: names.topic, partitions: names.topicPartitions },
-    { name: names.dlqTopic, partitions: 1 },
+    { name: names.topic, partitions: names.topicPartitions, replicationFactor, minInsyncReplicas },
+    { name: names.dlqTopic, partitions: 1, replicationFactor, minInsyncReplicas },
   ];
 }
 
-/** Creates the topics that are missing; existing ones are left as they are. */
+/**
+ * Creates the topics that are missing, with their replication factor,
+ * min.insync.replicas and no unclean leader election. Then checks every one
+ * against its spec: a topic with fewer copies, a lower min.insync.replicas or
+ * unclean leader election enabled (created by someone else, or before the
+ * settings were raised) is refused with an error naming it, what it has and
+ * what is wanted, because a 202 would not be as durable as configured.
+ */
 export function ensureTopics(connection: KafkaConnection, topics: TopicSpec[]): Promise<void> {
   return withAdmin(connection, async (client) => {
     const existing = new Set(await client.listTopics());
-    for (const topic of topics) {
-      if (existing.has(topic.name)) continue;
-      try {
-        await client.createTopics({ topics: [topic.name], partitions: topic.partitions, replicas: -1 });
-      } catch (error) {
-        // Another process (the API and the worker start together) created it
-        // since we listed. Its name may not be in the broker's metadata yet,
-        // so the error code is what tells, not a second listing.
-        if (findErrorBy(error as Error, "apiId", "TOPIC_ALREADY_EXISTS") === null) throw error;
-      }
-    }
-    await waitForLeaders(
-      client,
-      topics.map((topic) => topic.name),
-      connection.timeoutMs * 2,
-    );
+    const missing = topics.filter((topic) => !existing.has(topic.name));
+    if (missing.length > 0) await createTopics(client, missing);
+    const names = topics.map((topic) => topic.name);
+    await waitForLeaders(client, names, connection.timeoutMs * 2);
+    const found = await readTopicSettings(client, names, connection.timeoutMs * 2);
+    const problems = topics.flatMap((topic) => settingProblems(topic, found.get(topic.name) as TopicSettings));
+    if (problems.length > 0) throw new TopicSettingsError(problems);
   });
+}
+
+export class TopicSettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Kafka topics not as durable as configured: ${problems.join("; ")}`);
+    this.name = "TopicSettingsError";
+  }
+}
+
+async function createTopics(client: Admin, topics: TopicSpec[]): Promise<void> {
+  const live = (await client.metadata({ topics: [], forceUpdate: true })).brokers.size;
+  for (const topic of topics) {
+    const replicationFactor = topic.replicationFactor ?? 1;
+    if (replicationFactor > live) {
+      throw new Error(
+        `cannot create topic ${topic.name} with replication factor ${replicationFactor} (KAFKA_REPLICATION_FACTOR): ${live} broker(s) are alive`,
+      );
+    }
+    try {
+      await client.createTopics({
+        topics: [topic.name],
+        partitions: topic.partitions,
+        replicas: replicationFactor,
+        configs: [
+          { name: "min.insync.replicas", value: String(topic.minInsyncReplicas ?? 1) },
+          { name: "unclean.leader.election.enable", value: "false" },
+        ],
+      });
+    } catch (error) {
+      // Another process (the API and the worker start together) created it
+      // since we listed. Its name may not be in the broker's metadata yet,
+      // so the error code is what tells, not a second listing.
+      if (findErrorBy(error as Error, "apiId", "TOPIC_ALREADY_EXISTS") === null) throw error;
+    }
+  }
+}
+
+function settingProblems(spec: TopicSpec, found: TopicSettings): string[] {
+  const problems: string[] = [];
+  const replicationFactor = spec.replicationFactor ?? 1;
+  const minInsyncReplicas = spec.minInsyncReplicas ?? 1;
+  if (found.replicationFactor < replicationFactor) {
+    problems.push(
+      `topic ${spec.name} has replication factor ${found.replicationFactor}, wanted ${replicationFactor} (KAFKA_REPLICATION_FACTOR)`,
+    );
+  }
+  if (found.minInsyncReplicas < minInsyncReplicas) {
+    problems.push(
+      `topic ${spec.name} has min.insync.replicas ${found.minInsyncReplicas}, wanted ${minInsyncReplicas} (KAFKA_MIN_INSYNC_REPLICAS)`,
+    );
+  }
+  if (found.uncleanLeaderElection) {
+    problems.push(`topic ${spec.name} has unclean.leader.election.enable true, wanted false`);
+  }
+  return problems;
+}
+
+/** Replication and durability settings of existing topics, by name. */
+export function topicSettings(connection: KafkaConnection, names: string[]): Promise<Map<string, TopicSettings>> {
+  return withAdmin(connection, (client) => readTopicSettings(client, names, connection.timeoutMs * 2));
+}
+
+/**
+ * Replicas from the metadata, the rest from DescribeConfigs (the value in
+ * effect, the broker's default included). A topic created a moment ago may
+ * not be known yet to the broker asked; it is asked again until `timeoutMs`.
+ */
+async function readTopicSettings(
+  client: Admin,
+  names: string[],
+  timeoutMs: number,
+): Promise<Map<string, TopicSettings>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let failure: unknown;
+    const result = await describeTopics(client, names).catch((error: unknown) => {
+      failure = error;
+      return new Map<string, TopicSettings>();
+    });
+    if (result.size === names.length) return result;
+    if (Date.now() > deadline) {
+      const unknown = names.filter((name) => !result.has(name));
+      throw new Error(`could not read the settings of topics ${unknown.join(", ")} in ${timeoutMs} ms`, {
+        cause: failure,
+      });
+    }
+    await Bun.sleep(100);
+  }
+}
+
+/** The settings of those of `names` the broker asked knows already. */
+async function describeTopics(client: Admin, names: string[]): Promise<Map<string, TopicSettings>> {
+  const metadata = await client.metadata({ topics: names, forceUpdate: true });
+  const described = await client.describeConfigs({
+    resources: names.map((name) => ({
+      resourceType: ConfigResourceTypes.TOPIC,
+      resourceName: name,
+      configurationKeys: ["min.insync.replicas", "unclean.leader.election.enable"],
+    })),
+  });
+  const result = new Map<string, TopicSettings>();
+  for (const name of names) {
+    const partitions = metadata.topics.get(name)?.partitions ?? [];
+    const configs = described.find((d) => d.resourceName === name)?.configs ?? [];
+    const value = (key: string) => configs.find((c) => c.name === key)?.value ?? undefined;
+    const minInsync = value("min.insync.replicas");
+    if (partitions.length === 0 || minInsync === undefined) continue;
+    result.set(name, {
+      replicationFactor: Math.min(...partitions.map((p) => p.replicas.length)),
+      minInsyncReplicas: Number(minInsync),
+      uncleanLeaderElection: value("unclean.leader.election.enable") === "true",
+    });
+  }
+  return result;
 }
 
 /** A new topic has no leader for a moment; producing then fails. */

@@ -6,7 +6,7 @@
 // until the broker answers. It reads from the committed offsets: what was
 // dropped comes again, and what was written is found already present.
 
-import { ensureTopics, txlogTopics } from "../kafka/admin.ts";
+import { ensureTopics, TopicSettingsError, txlogTopics } from "../kafka/admin.ts";
 import {
   commitOffsets,
   consume,
@@ -119,9 +119,14 @@ async function superviseSessions(
   }
 }
 
-/** Errors a new consumer may fix: anything from Kafka, not txlog's own invariants (those stop the worker). */
+/**
+ * Errors a new consumer may fix: anything from Kafka, but not txlog's own
+ * invariants nor topics weaker than configured (retrying cannot fix those:
+ * they stop the worker loudly).
+ */
 function isKafkaFailure(error: unknown): boolean {
   if (error instanceof ConsumerFailedError) return true;
+  if (error instanceof TopicSettingsError) return false;
   const name = (error as { name?: unknown } | null)?.name;
   return !["WriteInvariantError", "BatchLimitError", "OwnershipError"].includes(String(name));
 }

@@ -149,6 +149,22 @@ export const settings = {
     "dead-letter topic for messages that can never be written",
   ),
   topicPartitions: integer("KAFKA_TOPIC_PARTITIONS", 3, 1, 1000, "partitions of the topic when txlog creates it"),
+  // Both checked against existing topics at start too: a topic with less is
+  // refused (src/kafka/admin.ts, ensureTopics).
+  replicationFactor: integer(
+    "KAFKA_REPLICATION_FACTOR",
+    1,
+    1,
+    32767,
+    "copies of each partition of both topics, each on its own broker, when txlog creates them (1 suits the single local broker; 3 on a cluster); at start an existing topic with fewer stops the process",
+  ),
+  minInsyncReplicas: integer(
+    "KAFKA_MIN_INSYNC_REPLICAS",
+    1,
+    1,
+    32767,
+    "copies that must have a transaction before Kafka acknowledges it and the API answers 202 (topic config `min.insync.replicas`); at most `KAFKA_REPLICATION_FACTOR`; at start an existing topic with a lower value stops the process",
+  ),
   groupId: text(
     "KAFKA_GROUP_ID",
     "txlog-worker",
@@ -298,7 +314,37 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw error;
     }
   }
+  checkAcrossSettings(config as Config);
   return config as Config;
+}
+
+/** Rules that tie settings together; the error names the variables involved. */
+function checkAcrossSettings(config: Config): void {
+  if (config.minInsyncReplicas > config.replicationFactor) {
+    throw new ConfigError(
+      settings.minInsyncReplicas.variable,
+      `must be at most ${settings.replicationFactor.variable} (${config.replicationFactor}): Kafka could never have that many copies in sync`,
+      String(config.minInsyncReplicas),
+    );
+  }
+}
+
+/**
+ * Settings that work but leave accepted transactions less safe than they
+ * look; each process prints these lines once at start.
+ */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.replicationFactor === 1) {
+    warnings.push(
+      `${settings.replicationFactor.variable}=1: each transaction is on one broker only, so acknowledged (202) transactions are lost if that broker's disk is lost; use 3 on a Kafka cluster`,
+    );
+  } else if (config.minInsyncReplicas === config.replicationFactor) {
+    warnings.push(
+      `${settings.minInsyncReplicas.variable}=${settings.replicationFactor.variable}=${config.replicationFactor}: with one broker down, no transaction can be accepted (503); ${config.replicationFactor - 1} keeps accepting`,
+    );
+  }
+  return warnings;
 }
 
 /** The variable a setting is read from (its name, else its former name) and its value, if set and not empty. */

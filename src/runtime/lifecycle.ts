@@ -1,8 +1,9 @@
 // How a txlog process starts and stops, the same for every entry point: read
-// the configuration (a bad value exits 2 naming it), start (a failure exits 1
-// saying what it was trying to reach), say so, and on SIGINT or SIGTERM stop
-// gracefully; a second signal exits at once. The exit code says how it ended.
-import { type Config, loadConfigOrExit } from "./config.ts";
+// the configuration (a bad value exits 2 naming it; a risky one is warned
+// about, one line each), start (a failure exits 1 saying what it was trying
+// to reach), say so, and on SIGINT or SIGTERM stop gracefully; a second
+// signal exits at once. The exit code says how it ended.
+import { type Config, configWarnings, loadConfigOrExit } from "./config.ts";
 import { errorText } from "./error-text.ts";
 
 export interface Running {
@@ -23,6 +24,7 @@ export interface ProcessSpec<R extends Running> {
 /** Runs a process to its end and exits with its code; never returns. */
 export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promise<never> {
   const config = loadConfigOrExit();
+  for (const warning of configWarnings(config)) console.warn(`${spec.name}: warning: ${warning}`);
   const running = await spec.start(config).catch((error: unknown) => exitOnStartFailure(spec.name, config, error));
   console.log(spec.startedLine(running, config));
   let signalled = false;

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ConfigError, loadConfig, settings } from "../../src/runtime/config.ts";
+import { ConfigError, configWarnings, loadConfig, settings } from "../../src/runtime/config.ts";
 
 test("defaults apply when nothing is set", () => {
   const config = loadConfig({});
@@ -27,6 +27,46 @@ test("renamed settings: the new name is read, the former one still works, and tw
   );
 });
 
+test("replication: 1 copy and 1 in sync by default (the single local broker); 3 and 2 for a cluster", () => {
+  const single = loadConfig({});
+  expect([single.replicationFactor, single.minInsyncReplicas]).toEqual([1, 1]);
+  const cluster = loadConfig({ KAFKA_REPLICATION_FACTOR: "3", KAFKA_MIN_INSYNC_REPLICAS: "2" });
+  expect([cluster.replicationFactor, cluster.minInsyncReplicas]).toEqual([3, 2]);
+  expect(loadConfig({ KAFKA_REPLICATION_FACTOR: "3", KAFKA_MIN_INSYNC_REPLICAS: "3" }).minInsyncReplicas).toBe(3);
+});
+
+test("more replicas in sync than there are replicas is refused, naming both settings", () => {
+  for (const env of [
+    { KAFKA_MIN_INSYNC_REPLICAS: "2" },
+    { KAFKA_REPLICATION_FACTOR: "3", KAFKA_MIN_INSYNC_REPLICAS: "4" },
+  ]) {
+    let caught: unknown;
+    try {
+      loadConfig(env);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).variable).toBe("KAFKA_MIN_INSYNC_REPLICAS");
+    expect((caught as Error).message).toMatch(
+      new RegExp(
+        `^KAFKA_MIN_INSYNC_REPLICAS: must be at most KAFKA_REPLICATION_FACTOR \\(${env.KAFKA_REPLICATION_FACTOR ?? 1}\\).*\\(got "${env.KAFKA_MIN_INSYNC_REPLICAS}"\\)$`,
+      ),
+    );
+  }
+});
+
+test("a single replica is warned about in one line; a cluster's 3 and 2 are not; min ISR = RF is", () => {
+  const single = configWarnings(loadConfig({}));
+  expect(single).toHaveLength(1);
+  expect(single[0]).toContain("KAFKA_REPLICATION_FACTOR=1");
+  expect(single[0]).toContain("lost if that broker's disk is lost");
+  expect(configWarnings(loadConfig({ KAFKA_REPLICATION_FACTOR: "3", KAFKA_MIN_INSYNC_REPLICAS: "2" }))).toEqual([]);
+  expect(configWarnings(loadConfig({ KAFKA_REPLICATION_FACTOR: "3", KAFKA_MIN_INSYNC_REPLICAS: "3" }))).toEqual([
+    expect.stringContaining("with one broker down, no transaction can be accepted"),
+  ]);
+});
+
 const bad: [string, string, RegExp][] = [
   ["PORT", "eighty", /^PORT: must be an integer from 1 to 65535 \(got "eighty"\)$/],
   ["PORT", "70000", /^PORT: must be an integer from 1 to 65535/],
@@ -37,6 +77,8 @@ const bad: [string, string, RegExp][] = [
   ["DATABASE_URL", "mysql://x/y", /^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/],
   ["DATABASE_URL", "postgres://host:5432", /^DATABASE_URL: .*naming a database/],
   ["KAFKA_TOPIC", "bad topic!", /^KAFKA_TOPIC: must be 1 to 249 characters/],
+  ["KAFKA_REPLICATION_FACTOR", "0", /^KAFKA_REPLICATION_FACTOR: must be an integer from 1 to 32767/],
+  ["KAFKA_MIN_INSYNC_REPLICAS", "0", /^KAFKA_MIN_INSYNC_REPLICAS: must be an integer from 1 to 32767/],
 ];
 
 for (const [variable, value, message] of bad) {
@@ -52,6 +94,30 @@ for (const [variable, value, message] of bad) {
     expect((caught as Error).message).toMatch(message);
   });
 }
+
+test("a process started with one replica says so in one warning line at start", async () => {
+  // No broker answers: the API stops right after the start, warning included.
+  const child = Bun.spawn(["bun", "run", "src/api.ts"], {
+    env: { ...process.env, KAFKA_BROKERS: "127.0.0.1:1", KAFKA_TIMEOUT_MS: "500", KAFKA_REPLICATION_FACTOR: "" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stderr = await new Response(child.stderr).text();
+  expect(await child.exited).toBe(1);
+  const warnings = stderr.split("\n").filter((line) => line.includes("warning"));
+  expect(warnings).toEqual([expect.stringMatching(/^API: warning: KAFKA_REPLICATION_FACTOR=1: .*disk is lost/)]);
+}, 60_000);
+
+test("a process started with min ISR above the replication factor exits 2 naming both", async () => {
+  const child = Bun.spawn(["bun", "run", "src/api.ts"], {
+    env: { ...process.env, KAFKA_REPLICATION_FACTOR: "2", KAFKA_MIN_INSYNC_REPLICAS: "3" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stderr = await new Response(child.stderr).text();
+  expect(await child.exited).toBe(2);
+  expect(stderr).toContain("KAFKA_MIN_INSYNC_REPLICAS: must be at most KAFKA_REPLICATION_FACTOR (2)");
+});
 
 test("a process started with a bad value exits non-zero and names the variable", async () => {
   const child = Bun.spawn(["bun", "run", "src/postgres/migrate.ts"], {

@@ -2,7 +2,15 @@ import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureBroker, freePort, newClusterId } from "../../scripts/broker.ts";
+import {
+  ensureBroker,
+  freePort,
+  type NodeAddress,
+  type NodeRoles,
+  newClusterId,
+  nodeProperties,
+} from "../../scripts/broker.ts";
+import { clusterReplication } from "../../scripts/cluster.ts";
 import { kafkaAnswers } from "../../src/kafka/admin.ts";
 
 test("the broker helper starts a real Kafka broker that answers, reuses it, and stops it", async () => {
@@ -44,4 +52,40 @@ test("cluster ids are 22 URL-safe base64 characters and never start with '-', wh
   }
   // 20,000 draws would start with "-" about 312 times if not redrawn; all distinct.
   expect(ids.size).toBe(20_000);
+});
+
+test("a cluster node's properties: its own listeners, every voter, replication 3 with 2 in sync, no unclean election", () => {
+  const replication = clusterReplication(3);
+  expect(replication).toEqual({ factor: 3, minInsync: 2 });
+  expect(clusterReplication(1)).toEqual({ factor: 1, minInsync: 1 });
+  const voters = [1, 2, 3].map((id) => ({ id, host: "127.0.0.1", port: 9000 + id, controllerPort: 9100 + id }));
+  const lines = (roles: NodeRoles, node = voters[1] as NodeAddress) =>
+    nodeProperties({ node, roles, voters, dataDir: "/data", replication, partitions: 3 }).split("\n");
+  const combined = lines("broker,controller");
+  expect(combined).toContain("node.id=2");
+  expect(combined).toContain("controller.quorum.voters=1@127.0.0.1:9101,2@127.0.0.1:9102,3@127.0.0.1:9103");
+  expect(combined).toContain("listeners=PLAINTEXT://127.0.0.1:9002,CONTROLLER://127.0.0.1:9102");
+  for (const line of [
+    "default.replication.factor=3",
+    "min.insync.replicas=2",
+    "unclean.leader.election.enable=false",
+    "offsets.topic.replication.factor=3",
+    "transaction.state.log.replication.factor=3",
+    "transaction.state.log.min.isr=2",
+  ]) {
+    expect(combined).toContain(line);
+  }
+  expect(lines("broker")).toContain("listeners=PLAINTEXT://127.0.0.1:9002");
+  // A controller-only node has no client listener; the topic defaults still apply (KRaft's controller uses them).
+  const controller = lines("controller");
+  expect(controller).toContain("listeners=CONTROLLER://127.0.0.1:9102");
+  expect(controller.some((line) => line.startsWith("advertised.listeners"))).toBe(false);
+  expect(controller).toContain("min.insync.replicas=2");
+});
+
+test("`bun run broker --nodes` takes 1 to 9 nodes", async () => {
+  const child = Bun.spawn(["bun", "run", "scripts/broker.ts", "--nodes", "0"], { stdout: "pipe", stderr: "pipe" });
+  const stderr = await new Response(child.stderr).text();
+  expect(await child.exited).toBe(2);
+  expect(stderr).toContain("--nodes must be an integer from 1 to 9 (got 0)");
 });

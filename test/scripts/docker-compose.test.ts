@@ -6,12 +6,14 @@ import { loadConfig, settings } from "../../src/runtime/config.ts";
 
 interface Service {
   image?: string;
+  profiles?: string[];
   build?: string;
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  volumes?: string[];
 }
 const compose = parse(await Bun.file(new URL("../../docker-compose.yml", import.meta.url)).text(), { merge: true }) as {
   services: Record<string, Service>;
@@ -19,8 +21,13 @@ const compose = parse(await Bun.file(new URL("../../docker-compose.yml", import.
 const services = compose.services;
 const known = new Set(Object.values(settings).map((setting) => setting.variable));
 
+const inProfile = (profile: string | undefined) =>
+  Object.keys(services)
+    .filter((name) => services[name]?.profiles?.[0] === profile)
+    .sort();
+
 test("it has Kafka (official image, KRaft), PostgreSQL, the API and the worker, each with a healthcheck", () => {
-  expect(Object.keys(services).sort()).toEqual(["api", "kafka", "postgres", "worker"]);
+  expect(inProfile(undefined)).toEqual(["api", "kafka", "postgres", "worker"]);
   expect(services.kafka?.image).toMatch(/^apache\/kafka:4\./);
   expect(services.kafka?.environment?.KAFKA_PROCESS_ROLES).toBe("broker,controller");
   expect(services.postgres?.image).toMatch(/^postgres:/);
@@ -31,24 +38,71 @@ test("it has Kafka (official image, KRaft), PostgreSQL, the API and the worker, 
   expect(services.worker?.command).toEqual(["bun", "run", "src/worker.ts"]);
 });
 
-for (const name of ["api", "worker"]) {
-  test(`${name}: every variable is a txlog setting with a valid value, pointing at the compose services`, () => {
-    const env = services[name]?.environment ?? {};
-    for (const variable of Object.keys(env)) expect(known.has(variable), `${variable} is a setting`).toBe(true);
-    const config = loadConfig(env); // throws on a bad value
-    const [kafkaHost, kafkaPort] = (config.kafkaBrokers[0] as string).split(":");
-    expect(kafkaHost).toBe("kafka");
-    expect(services.kafka?.environment?.KAFKA_ADVERTISED_LISTENERS).toBe(`PLAINTEXT://kafka:${kafkaPort}`);
-    const db = new URL(config.databaseUrl);
-    expect(db.hostname).toBe("postgres");
-    expect(db.password).toBe(services.postgres?.environment?.POSTGRES_PASSWORD as string);
-    expect(db.pathname).toBe(`/${services.postgres?.environment?.POSTGRES_DB}`);
-    expect(services[name]?.depends_on).toEqual({
-      kafka: { condition: "service_healthy" },
-      postgres: { condition: "service_healthy" },
+const stacks = [
+  { names: ["api", "worker"], kafka: ["kafka"], database: "txlog", replication: [1, 1] },
+  {
+    names: ["api-cluster", "worker-cluster"],
+    kafka: ["kafka-1", "kafka-2", "kafka-3"],
+    database: "txlog_cluster",
+    replication: [3, 2],
+  },
+];
+for (const stack of stacks) {
+  for (const name of stack.names) {
+    test(`${name}: every variable is a txlog setting with a valid value, pointing at the compose services`, () => {
+      const env = services[name]?.environment ?? {};
+      for (const variable of Object.keys(env)) expect(known.has(variable), `${variable} is a setting`).toBe(true);
+      const config = loadConfig(env); // throws on a bad value
+      expect(config.kafkaBrokers.map((broker) => broker.split(":")[0])).toEqual(stack.kafka);
+      for (const broker of config.kafkaBrokers) {
+        const [host] = broker.split(":");
+        expect(services[host as string]?.environment?.KAFKA_ADVERTISED_LISTENERS).toBe(`PLAINTEXT://${broker}`);
+      }
+      expect([config.replicationFactor, config.minInsyncReplicas]).toEqual(stack.replication);
+      const db = new URL(config.databaseUrl);
+      expect(db.hostname).toBe("postgres");
+      expect(db.password).toBe(services.postgres?.environment?.POSTGRES_PASSWORD as string);
+      // The API creates a missing database; the image creates POSTGRES_DB.
+      expect(db.pathname).toBe(`/${stack.database}`);
+      const dependencies = Object.fromEntries(
+        [...stack.kafka, "postgres"].map((service) => [service, { condition: "service_healthy" }]),
+      );
+      expect(services[name]?.depends_on).toEqual(dependencies);
+      expect(services[name]?.profiles).toEqual(stack.kafka.length > 1 ? ["cluster"] : undefined);
     });
-  });
+  }
 }
+
+test("the cluster profile: three Kafka nodes of the same image, one cluster id, a 3-voter quorum, RF 3 and min ISR 2", () => {
+  expect(inProfile("cluster")).toEqual(["api-cluster", "kafka-1", "kafka-2", "kafka-3", "worker-cluster"]);
+  const nodes = ["kafka-1", "kafka-2", "kafka-3"].map((name) => ({ name, ...services[name] }));
+  const voters = nodes.map((node, i) => `${i + 1}@${node.name}:9093`).join(",");
+  const volumes = new Set<string>();
+  for (const [i, node] of nodes.entries()) {
+    const env = node.environment ?? {};
+    expect(node.image).toBe(services.kafka?.image as string);
+    expect(env.KAFKA_NODE_ID).toBe(String(i + 1));
+    expect(env.KAFKA_PROCESS_ROLES).toBe("broker,controller");
+    expect(env.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe(voters);
+    expect(env.KAFKA_ADVERTISED_LISTENERS).toBe(`PLAINTEXT://${node.name}:9092`);
+    // A KRaft cluster id: 16 bytes, URL-safe base64, the same on every node.
+    expect(env.CLUSTER_ID).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+    expect(Buffer.from(env.CLUSTER_ID as string, "base64url")).toHaveLength(16);
+    expect(env.CLUSTER_ID).toBe(nodes[0]?.environment?.CLUSTER_ID as string);
+    expect({
+      replication: env.KAFKA_DEFAULT_REPLICATION_FACTOR,
+      minInsync: env.KAFKA_MIN_INSYNC_REPLICAS,
+      unclean: env.KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE,
+      offsets: env.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR,
+      transactionState: [env.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR, env.KAFKA_TRANSACTION_STATE_LOG_MIN_ISR],
+    }).toEqual({ replication: "3", minInsync: "2", unclean: "false", offsets: "3", transactionState: ["3", "2"] });
+    expect(node.healthcheck?.test.length).toBeGreaterThan(0);
+    for (const volume of node.volumes ?? []) volumes.add(volume.split(":")[0] as string);
+  }
+  expect(volumes.size).toBe(3);
+  // Beside the single-node stack: its API on another port.
+  expect(services["api-cluster"]?.ports).toEqual(["8001:8000"]);
+});
 
 test("the API listens on all interfaces at the published port", () => {
   const config = loadConfig(services.api?.environment ?? {});
