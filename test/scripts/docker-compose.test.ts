@@ -13,6 +13,7 @@ interface Service {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  restart?: string;
   volumes?: string[];
 }
 const compose = parse(await Bun.file(new URL("../../docker-compose.yml", import.meta.url)).text(), { merge: true }) as {
@@ -36,6 +37,15 @@ test("it has Kafka (official image, KRaft), PostgreSQL, the API and the worker, 
   }
   expect(services.api?.command).toEqual(["bun", "run", "src/api.ts"]);
   expect(services.worker?.command).toEqual(["bun", "run", "src/worker.ts"]);
+});
+
+test("txlog's processes restart on failure and are healthy only when ready (not merely alive)", () => {
+  for (const name of ["api", "worker", "api-cluster", "worker-cluster"]) {
+    const service = services[name];
+    expect(service?.restart, `${name} restart`).toBe("unless-stopped");
+    const port = name.startsWith("api") ? settings.port.defaultValue : settings.workerPort.defaultValue;
+    expect(service?.healthcheck?.test.join(" "), `${name} healthcheck`).toContain(`127.0.0.1:${port}/ready`);
+  }
 });
 
 const stacks = [
