@@ -8,6 +8,7 @@ import type { FieldError } from "../transaction/rules.ts";
 import { invalid, RequestError } from "./errors.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { rejectionRoutes } from "./routes/rejections.ts";
 import { reportRoutes } from "./routes/reports.ts";
 import { transactionRoutes } from "./routes/transactions.ts";
 
@@ -117,6 +118,7 @@ export function createApp(deps: ApiDeps) {
       })
       .use(transactionRoutes(deps))
       .use(reportRoutes(deps.sql))
+      .use(rejectionRoutes(deps.sql))
       .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }))
   );
 }

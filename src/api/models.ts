@@ -100,6 +100,32 @@ export const ReportSummary = t.Object({
   ),
 });
 
+export const RejectedTransaction = t.Object({
+  transactionId: t.String({ format: "uuid" }),
+  status: t.Literal("Rejected"),
+  reason: t.String({ description: "invalid_message or database_refused", examples: ["invalid_message"] }),
+  message: t.String({ description: "why, naming each field and rule, or PostgreSQL's error" }),
+  errors: t.Array(t.Object({ field: t.String(), rule: t.String() })),
+  rejectedAt: t.String({ format: "date-time" }),
+});
+
+export const RejectionQuery = t.Object({
+  limit: t.Optional(WholeNumber(`rejections per page, 1 to ${reportPageMax}, default ${reportPageDefault}`)),
+  cursor: t.Optional(t.String({ maxLength: 200, description: "nextCursor of the previous page" })),
+  reason: t.Optional(
+    t.String({
+      pattern: "^[a-z_]{1,64}$",
+      description: "only this reason",
+      error: "must be a reason code such as invalid_message",
+    }),
+  ),
+});
+
+export const RejectionPage = t.Object({
+  rejections: t.Array(RejectedTransaction),
+  nextCursor: t.Union([t.String(), t.Null()]),
+});
+
 const DependencyState = t.Union([t.Literal("up"), t.Literal("down")]);
 
 export const Health = t.Object({

@@ -3,16 +3,19 @@
 // isolates rows the database refuses), and dead-letters what can never be
 // written, retrying what may pass later. The consume loop commits the
 // batch's offsets only after this resolves.
+
+import type { TransactionSql } from "postgres";
 import type { KafkaMessage, KafkaProducer } from "../kafka/client.ts";
 import type { Sql } from "../postgres/connection.ts";
+import { insertRejections, type Rejection } from "../postgres/rejections.ts";
 import { type ConsumedTransaction, copyLine } from "../postgres/stored-row.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { committedLine, receivedLine } from "../runtime/log-lines.ts";
-import { decodeMessage } from "../transaction/message.ts";
+import { decodeMessage, messageTransactionId } from "../transaction/message.ts";
 import { describeErrors } from "../transaction/rules.ts";
 import { type Batch, BatchLimitError } from "./batcher.ts";
 import type { BatchHandler } from "./consume-loop.ts";
-import { type IsolatedWriteResult, WriteInvariantError, writeBatchIsolating } from "./copy-writer.ts";
+import { type IsolatedWriteResult, type RejectedRow, WriteInvariantError, writeBatchIsolating } from "./copy-writer.ts";
 import { type DeadLetter, deadLetter } from "./dead-letters.ts";
 import { OwnershipError } from "./ownership.ts";
 import { retrying } from "./retry.ts";
@@ -48,6 +51,8 @@ export interface BatchWriterOptions {
 
 export interface PreparedBatch {
   batch: Batch<KafkaMessage>;
+  /** Final statuses of the messages that can never be written and carry an id. */
+  rejections: Rejection[];
   rows: ConsumedTransaction[];
   /** rows encoded as COPY lines, ahead of the write. */
   lines: string[];
@@ -111,19 +116,28 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
       directCopy = false;
     },
     async write(prepared, signal) {
-      const { batch, rows, lines, letters, sources } = prepared;
+      const { batch, rows, lines, letters, sources, rejections } = prepared;
       logReceived(batch, options.log);
       const startedMs = Date.now();
+      // The rejections go in the batch's own transaction: a row and a status
+      // commit together, and both before the offsets move.
+      const within = rejections.length === 0 ? undefined : (tx: TransactionSql) => insertRejections(tx, rejections);
       const result = await retry(
         "database write",
         "postgres",
-        () => writeBatchIsolating(options.sql, rows, { direct: directCopy }, lines),
+        () => writeBatchIsolating(options.sql, rows, { direct: directCopy, within }, lines),
         signal,
       );
       if (result === undefined) return undefined;
       directCopy = result.duplicates === 0;
       for (const { row, reason } of result.rejected) {
         letters.push({ message: sources.get(row) as KafkaMessage, reason: `database refused: ${reason}` });
+      }
+      if (!result.whole) {
+        // Isolated row by row: the statuses go in one transaction of their own, still before the offsets move.
+        const all = [...rejections, ...result.rejected.map(refusedRejection)];
+        const recorded = await retry("rejection record", "postgres", () => recordRejections(options.sql, all), signal);
+        if (recorded === undefined) return undefined;
       }
       if (letters.length > 0) {
         const produced = await retry(
@@ -168,6 +182,7 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
 async function prepare(batch: Batch<KafkaMessage>): Promise<PreparedBatch> {
   const rows: ConsumedTransaction[] = [];
   const letters: DeadLetter[] = [];
+  const rejections: Rejection[] = [];
   const sources = new Map<ConsumedTransaction, KafkaMessage>();
   for (const [index, message] of batch.items.entries()) {
     // Yield now and then, so the previous batch's database replies are read
@@ -175,7 +190,19 @@ async function prepare(batch: Batch<KafkaMessage>): Promise<PreparedBatch> {
     if (index > 0 && index % prepareSliceMessages === 0) await new Promise((resolve) => setImmediate(resolve));
     const decoded = decodeMessage(message.value);
     if (!decoded.ok) {
-      letters.push({ message, reason: describeErrors(decoded.errors) });
+      const reason = describeErrors(decoded.errors);
+      letters.push({ message, reason });
+      const transactionId = messageTransactionId(message.value);
+      if (transactionId !== undefined) {
+        rejections.push({
+          transactionId,
+          reason: "invalid_message",
+          message: reason,
+          errors: decoded.errors,
+          partition: message.partition,
+          offset: message.offset,
+        });
+      }
       continue;
     }
     const row: ConsumedTransaction = {
@@ -186,7 +213,23 @@ async function prepare(batch: Batch<KafkaMessage>): Promise<PreparedBatch> {
     rows.push(row);
     sources.set(row, message);
   }
-  return { batch, rows, lines: rows.map(copyLine), letters, sources };
+  return { batch, rows, lines: rows.map(copyLine), letters, sources, rejections };
+}
+
+function refusedRejection({ row, reason }: RejectedRow): Rejection {
+  return {
+    transactionId: row.transaction.transactionId,
+    reason: "database_refused",
+    message: reason,
+    errors: [],
+    partition: row.partition,
+    offset: row.offset,
+  };
+}
+
+async function recordRejections(sql: Sql, rejections: Rejection[]): Promise<true> {
+  await sql.begin((tx) => insertRejections(tx, rejections));
+  return true;
 }
 
 function logReceived(batch: Batch<KafkaMessage>, log: (line: string) => void): void {

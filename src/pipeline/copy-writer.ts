@@ -8,6 +8,7 @@
 // writing the same batch again adds nothing.
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type postgres from "postgres";
 import type { Sql } from "../postgres/connection.ts";
 import { CopyTextError } from "../postgres/copy-text.ts";
 import {
@@ -58,6 +59,8 @@ export interface WriteOptions {
    * otherwise fail the fast way batch after batch.
    */
   direct?: boolean;
+  /** More work for the batch's transaction, done before it commits (the batch's rejections). */
+  within?: (tx: postgres.TransactionSql) => Promise<unknown>;
 }
 
 export const copyTimeoutMsDefault = 60_000;
@@ -82,7 +85,10 @@ export async function writeLines(
   expectedRows: number,
   options: WriteOptions = {},
 ): Promise<WriteResult> {
-  if (expectedRows === 0) return { inserted: 0, duplicates: 0, path: "direct" };
+  if (expectedRows === 0) {
+    if (options.within !== undefined) await sql.begin((tx) => options.within?.(tx));
+    return { inserted: 0, duplicates: 0, path: "direct" };
+  }
   if (options.direct !== false) {
     try {
       return await copyDirect(sql, lines, expectedRows, options);
@@ -124,6 +130,7 @@ async function copyDirect(sql: Sql, lines: string[], expectedRows: number, optio
     const copy = tx`COPY transactions (${tx(copyColumns)}) FROM STDIN`.writable();
     // Throwing out of the callback makes sql.begin send ROLLBACK.
     await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
+    await options.within?.(tx);
     return { inserted: expectedRows, duplicates: 0, path: "direct" as const };
   });
 }
@@ -172,6 +179,7 @@ export async function writeStagingLines(
     if (inserted.count < 0 || inserted.count > expectedRows) {
       throw new WriteInvariantError(`inserted ${inserted.count} rows from a batch of ${expectedRows}`);
     }
+    await options.within?.(tx);
     return { inserted: inserted.count, duplicates: expectedRows - inserted.count, path: "staging" as const };
   });
 }
@@ -197,6 +205,8 @@ export interface RejectedRow {
 export interface IsolatedWriteResult extends WriteResult {
   /** Rows the database refused on their own; the rest are written. */
   rejected: RejectedRow[];
+  /** True when the batch went in one transaction (options.within ran in it); false when it was isolated. */
+  whole: boolean;
 }
 
 /**
@@ -214,7 +224,7 @@ export async function writeBatchIsolating(
 ): Promise<IsolatedWriteResult> {
   try {
     const result = await writeLines(sql, lines ?? rows.map(copyLine), rows.length, options);
-    return { ...result, rejected: [] };
+    return { ...result, rejected: [], whole: true };
   } catch (error) {
     if (!isDataError(error)) throw error;
     if (rows.length === 1) {
@@ -224,10 +234,12 @@ export async function writeBatchIsolating(
         duplicates: 0,
         path: "staging",
         rejected: [{ row: rows[0] as ConsumedTransaction, reason }],
+        whole: false,
       };
     }
     // The halves go the careful way: the direct COPY would only fail again.
-    const halves = { ...options, direct: false };
+    // Work meant for the whole batch's transaction is the caller's to redo.
+    const halves = { ...options, direct: false, within: undefined };
     const middle = Math.ceil(rows.length / 2);
     const first = await writeBatchIsolating(sql, rows.slice(0, middle), halves);
     const second = await writeBatchIsolating(sql, rows.slice(middle), halves);
@@ -236,6 +248,7 @@ export async function writeBatchIsolating(
       duplicates: first.duplicates + second.duplicates,
       path: "staging",
       rejected: [...first.rejected, ...second.rejected],
+      whole: false,
     };
   }
 }

@@ -221,3 +221,23 @@ export function decodeMessage(value: Buffer | undefined | null): Checked<Accepte
   const versionErrors = v === jsonMessageVersion ? [] : [{ field: "v", rule: versionRule }];
   return withEnvelopeChecks(versionErrors, transactionId, acceptedAt, [], checkTransaction(fields));
 }
+
+/**
+ * The transaction id a message value carries, even when the rest of it is
+ * invalid: its rejection is recorded under that id, so the client that got
+ * the 202 learns what became of it. Undefined when no valid id can be read.
+ */
+export function messageTransactionId(value: Buffer | undefined | null): string | undefined {
+  if (!value || value.length === 0) return undefined;
+  let id: unknown;
+  if (value[0] === 0x7b /* "{" */) {
+    try {
+      id = (JSON.parse(value.toString("utf8")) as { transactionId?: unknown } | null)?.transactionId;
+    } catch {
+      return undefined;
+    }
+  } else {
+    id = value.toString("latin1").split("\t", 2)[1];
+  }
+  return typeof id === "string" && uuidPattern.test(id) ? id : undefined;
+}

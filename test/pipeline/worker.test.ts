@@ -1,6 +1,8 @@
 // The worker against the real broker and PostgreSQL: each test has its own
 // topic, consumer group and database, and runs the worker in-process.
 import { afterAll, expect, test } from "bun:test";
+import { createApp } from "../../src/api/app.ts";
+import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
 import { committedOffsets, endOffsets } from "../../src/kafka/admin.ts";
 import {
   consume,
@@ -307,4 +309,63 @@ test("a second worker joining the group (a rebalance), then the first leaving: e
   await first.worker.done;
   await second.stop();
   await second.done;
+}, 30_000);
+
+test("every poison message that carries an id ends Rejected: recorded with its reason, and GET /transactions/{id} says so", async () => {
+  const { config, db } = await setup("worker-rejected", { topicPartitions: 1, batchLingerMs: 1000 });
+  const good = accepted();
+  const badSchema = accepted({ amount: "12.345" });
+  const badForDb = accepted({ acceptedAt: "0000-01-01T00:00:00.000Z" });
+  const noId = { topic: config.topic, key: Buffer.from("k"), value: Buffer.from("{not json") };
+  await produce(producer, [
+    message(config.topic, good),
+    message(config.topic, badSchema),
+    noId,
+    message(config.topic, badForDb),
+  ]);
+  await drained(config);
+
+  const rows = await db.sql<{ transaction_id: string; reason: string; message: string; kafka_offset: string }[]>`
+    SELECT transaction_id, reason, message, kafka_offset::text FROM rejections ORDER BY kafka_offset`;
+  expect(rows.map((r) => [r.transaction_id, r.reason, r.kafka_offset])).toEqual([
+    [badSchema.transactionId, "invalid_message", "1"],
+    [badForDb.transactionId, "database_refused", "3"],
+  ]);
+  expect(rows[0]?.message).toContain("amount: ");
+  expect(rows[1]?.message).toContain("22008");
+
+  const app = createApp({
+    config,
+    sql: db.sql,
+    batcher: new ProduceBatcher({
+      send: async () => {},
+      lingerMs: 1,
+      batchMessagesMax: 1,
+      inFlightMax: 1,
+      queuedMessagesMax: 1,
+      acceptTimeoutMs: 1000,
+    }),
+    shutdown: { requested: false },
+    kafkaAnswers: async () => true,
+  });
+  const get = async (path: string) => {
+    const response = await app.handle(new Request(`http://txlog${path}`));
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  expect(await get(`/transactions/${good.transactionId}`)).toMatchObject({
+    status: 200,
+    body: { status: "Completed" },
+  });
+  const rejected = await get(`/transactions/${badSchema.transactionId}`);
+  expect(rejected).toMatchObject({ status: 200, body: { status: "Rejected", reason: "invalid_message" } });
+  expect(rejected.body.errors).toEqual([{ field: "amount", rule: expect.stringContaining("2 fractional digits") }]);
+  expect((await get(`/transactions/${crypto.randomUUID()}`)).status).toBe(404);
+  const page = await get("/rejections?reason=database_refused");
+  expect(page.body).toMatchObject({ rejections: [{ transactionId: badForDb.transactionId }], nextCursor: null });
+  const first = await get("/rejections?limit=1");
+  expect((first.body.rejections as unknown[]).length).toBe(1);
+  const second = await get(`/rejections?limit=1&cursor=${first.body.nextCursor}`);
+  expect((second.body.rejections as { transactionId: string }[])[0]?.transactionId).not.toBe(
+    (first.body.rejections as { transactionId: string }[])[0]?.transactionId,
+  );
 }, 30_000);

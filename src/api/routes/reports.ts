@@ -6,7 +6,7 @@ import { RequestError } from "../errors.ts";
 import { ErrorBody, ReportPage, ReportQuery, ReportSummary, reportPageDefault, reportPageMax } from "../models.ts";
 import { decodeCursor, listTransactions, summarize } from "../reads.ts";
 
-function whole(field: string, text: string | undefined, min: number, max: number): number | undefined {
+export function whole(field: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
   if (!/^[0-9]{1,9}$/.test(text) || value < min || value > max) {

@@ -2,6 +2,7 @@
 // A 202 is answered only after Kafka acknowledged the write (acks=all).
 import { Elysia, type TSchema, t } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
+import { findRejection } from "../../postgres/rejections.ts";
 import type { Config } from "../../runtime/config.ts";
 import { newTransactionId, transactionIdForKey } from "../../transaction/ids.ts";
 import {
@@ -20,6 +21,7 @@ import {
   IdempotencyKey,
   idempotencyKeyPattern,
   idempotencyKeyRule,
+  RejectedTransaction,
   StoredTransaction,
   TransactionIdParams,
 } from "../models.ts";
@@ -141,18 +143,22 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
       "/transactions/:id",
       async ({ params, status }) => {
         const stored = await findTransaction(sql, params.id);
-        if (stored === undefined) {
-          return status(404, {
-            error: "not_found",
-            message: `no stored transaction has id ${params.id}; an accepted one appears here once the worker has written it`,
-          });
-        }
-        return stored;
+        if (stored !== undefined) return stored;
+        const rejected = await findRejection(sql, params.id);
+        if (rejected !== undefined) return rejected;
+        return status(404, {
+          error: "not_found",
+          message: `nothing is recorded for id ${params.id} yet; an accepted transaction appears here as Completed or Rejected once the worker has handled it`,
+        });
       },
       {
         params: TransactionIdParams,
-        response: { 200: StoredTransaction, 404: ErrorBody, 422: ErrorBody },
-        detail: { summary: "One stored transaction", tags: ["transactions"] },
+        response: { 200: t.Union([StoredTransaction, RejectedTransaction]), 404: ErrorBody, 422: ErrorBody },
+        detail: {
+          summary: "The final status of a transaction: Completed (the stored row) or Rejected (with the reason)",
+          description: "404 only while the worker has recorded nothing for the id.",
+          tags: ["transactions"],
+        },
       },
     );
 }

@@ -1,0 +1,111 @@
+// The rejections table (sql/002_rejections.sql): the final status of an
+// accepted transaction the worker can never write. Written by the worker in
+// the batch's database transaction (or, for rows PostgreSQL refused one by
+// one, in one transaction right after), always before the batch's offsets
+// move; read by the API.
+import type postgres from "postgres";
+import type { FieldError } from "../transaction/rules.ts";
+import type { Sql } from "./connection.ts";
+
+export type RejectionReason = "invalid_message" | "database_refused";
+
+export interface Rejection {
+  transactionId: string;
+  reason: RejectionReason;
+  message: string;
+  errors: FieldError[];
+  partition: number;
+  offset: bigint;
+}
+
+/** A rejection as the API answers it. */
+export interface StoredRejection {
+  transactionId: string;
+  status: "Rejected";
+  reason: string;
+  message: string;
+  errors: FieldError[];
+  rejectedAt: string;
+}
+
+interface RejectionRow {
+  transaction_id: string;
+  reason: string;
+  message: string;
+  errors: FieldError[];
+  rejected_at: Date;
+}
+
+/**
+ * Records rejections; one already recorded (a redelivered batch) is kept as
+ * it was, and an id already stored as a transaction gets no second status.
+ */
+export async function insertRejections(tx: postgres.TransactionSql | Sql, rejections: Rejection[]): Promise<void> {
+  if (rejections.length === 0) return;
+  const records = rejections.map((r) => ({
+    transaction_id: r.transactionId,
+    reason: r.reason,
+    message: r.message,
+    errors: r.errors,
+    kafka_partition: r.partition,
+    kafka_offset: r.offset.toString(),
+  }));
+  await tx`
+    INSERT INTO rejections (transaction_id, reason, message, errors, kafka_partition, kafka_offset)
+    SELECT r.transaction_id, r.reason, r.message, r.errors, r.kafka_partition, r.kafka_offset
+    FROM jsonb_to_recordset(${tx.json(records as unknown as postgres.JSONValue)}) AS r(
+      transaction_id uuid, reason text, message text, errors jsonb, kafka_partition integer, kafka_offset bigint)
+    WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = r.transaction_id)
+    ORDER BY r.transaction_id
+    ON CONFLICT (transaction_id) DO NOTHING`;
+}
+
+function toStoredRejection(row: RejectionRow): StoredRejection {
+  return {
+    transactionId: row.transaction_id,
+    status: "Rejected",
+    reason: row.reason,
+    message: row.message,
+    errors: row.errors,
+    rejectedAt: row.rejected_at.toISOString(),
+  };
+}
+
+export async function findRejection(sql: Sql, id: string): Promise<StoredRejection | undefined> {
+  const rows = await sql<RejectionRow[]>`
+    SELECT transaction_id, reason, message, errors, rejected_at FROM rejections WHERE transaction_id = ${id}`;
+  return rows[0] ? toStoredRejection(rows[0]) : undefined;
+}
+
+export interface RejectionCursor {
+  rejectedAt: string;
+  transactionId: string;
+}
+
+/** Newest first, keyset-paginated; `reason` filters. One row more than `limit` says another page exists. */
+export async function listRejections(
+  sql: Sql,
+  reason: string | undefined,
+  limit: number,
+  after: RejectionCursor | undefined,
+): Promise<{ rejections: StoredRejection[]; last: RejectionCursor | undefined; more: boolean }> {
+  const conditions = [sql`TRUE`];
+  if (reason !== undefined) conditions.push(sql`reason = ${reason}`);
+  if (after !== undefined) {
+    conditions.push(
+      sql`(rejected_at, transaction_id) < (${after.rejectedAt}::timestamptz, ${after.transactionId}::uuid)`,
+    );
+  }
+  const where = conditions.reduce((all, condition) => sql`${all} AND ${condition}`);
+  const rows = await sql<RejectionRow[]>`
+    SELECT transaction_id, reason, message, errors, rejected_at FROM rejections WHERE ${where}
+    ORDER BY rejected_at DESC, transaction_id DESC
+    LIMIT ${limit + 1}`;
+  const page = rows.slice(0, limit).map(toStoredRejection);
+  const lastRow = page.at(-1);
+  return {
+    rejections: page,
+    last: lastRow ? { rejectedAt: lastRow.rejectedAt, transactionId: lastRow.transactionId } : undefined,
+    more: rows.length > limit,
+  };
+}
