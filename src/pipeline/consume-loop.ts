@@ -18,7 +18,8 @@
 // consumer, which reads from the committed offsets.
 import type { KafkaMessage, KafkaStream, PartitionOffset } from "../kafka/client.ts";
 import { errorText } from "../runtime/error-text.ts";
-import { type Batch, Batcher, type BatchLimits } from "./batcher.ts";
+import type { Batch, BatchLimits } from "./batcher.ts";
+import { fetchedGeneration, MessageSource } from "./message-source.ts";
 import type { PartitionOwnership } from "./ownership.ts";
 
 export interface BatchHandler<Prepared, Written> {
@@ -85,12 +86,6 @@ export class ConsumerFailedError extends Error {
 
 export function newConsumeStats(): ConsumeStats {
   return { received: 0, batches: 0, messages: 0, skipped: 0, commitsSkipped: 0, dropped: 0, commitFailures: 0 };
-}
-
-/** The consumer-group generation a message was fetched in (the stream stamps it). */
-function fetchedGeneration(message: KafkaMessage, fallback: number): number {
-  const consumer = message.metadata.consumer as { generationId?: unknown } | undefined;
-  return typeof consumer?.generationId === "number" ? consumer.generationId : fallback;
 }
 
 export function startConsumeLoop<P, W>(options: ConsumeLoopOptions<P, W>): ConsumeLoop {
@@ -210,95 +205,5 @@ async function commitBatch<P, W>(
     // messages are read again later and found already present.
     stats.commitFailures++;
     options.log(`offset commit failed, the batch will be read again and deduplicated: ${errorText(error)}`);
-  }
-}
-
-/**
- * The stream side of the loop: messages are taken from the stream's buffer
- * synchronously (read()), and collect() waits only when the buffer is empty:
- * no promise per message. While a batch is written nothing is read, the
- * buffer fills to its highWaterMark and the stream stops fetching. That is
- * the backpressure; heartbeats run on their own timer.
- */
-type SourceOptions = Pick<ConsumeLoopOptions<unknown, unknown>, "stream" | "ownership" | "limits" | "stats">;
-
-class MessageSource {
-  readonly #options: SourceOptions;
-  readonly #signal: AbortSignal;
-  readonly #batcher: Batcher<KafkaMessage>;
-  /** Why the consumer failed, once it did: nothing more is read. */
-  failure: unknown;
-  // Listeners stay for the stream's life: with no 'readable' listener Node
-  // sets readableFlowing back to null, and @platformatic/kafka then stops
-  // fetching. A wait only swaps in who is woken.
-  readonly #wakers = new Set<() => void>();
-
-  constructor(options: SourceOptions, signal: AbortSignal) {
-    this.#options = options;
-    this.#signal = signal;
-    this.#batcher = new Batcher<KafkaMessage>(options.limits);
-    const emitter = options.stream as unknown as NodeJS.EventEmitter;
-    // The client's stream destroys itself when its own retries of a fetch ran out.
-    emitter.on("error", (error: unknown) => this.fail(error));
-    for (const event of ["readable", "end", "close"]) emitter.on(event, () => this.#wake());
-    signal.addEventListener("abort", () => this.#wake());
-  }
-
-  fail(error: unknown): void {
-    this.failure ??= error;
-    this.#wake();
-  }
-
-  #wake(): void {
-    for (const waker of this.#wakers) waker();
-  }
-
-  /** The next batch to write: closed by a limit, by linger time, or by stop (undefined: nothing left). */
-  async collect(): Promise<Batch<KafkaMessage> | undefined> {
-    const batcher = this.#batcher;
-    const { stream, ownership, stats } = this.#options;
-    for (;;) {
-      if (this.failure !== undefined) {
-        // Not written, so not committed: the next consumer reads these again.
-        if (!batcher.isEmpty) stats.dropped += batcher.take(Date.now(), "flush").items.length;
-        return undefined;
-      }
-      if (batcher.isFull || batcher.isDue(Date.now())) return batcher.take(Date.now());
-      if (this.#signal.aborted) return batcher.isEmpty ? undefined : batcher.take(Date.now(), "flush");
-      for (let message = stream.read() as KafkaMessage | null; message !== null; message = stream.read()) {
-        const generation = fetchedGeneration(message, ownership.generation ?? 0);
-        if (ownership.accept(message.partition, message.offset, generation) !== "new") {
-          stats.skipped++;
-          continue;
-        }
-        stats.received++;
-        const closed = batcher.add(message, message.value?.length ?? 0, Date.now());
-        if (closed) return closed;
-        // Full now: leave at once rather than wait for the stream's next news.
-        if (batcher.isFull) return batcher.take(Date.now());
-      }
-      if (stream.readableEnded || stream.destroyed) {
-        // Closed on purpose only after stop(), which is seen above: anything else is a failure.
-        this.failure ??= new Error("the messages stream ended");
-        continue;
-      }
-      const deadline = batcher.deadlineMs;
-      await this.#wait(deadline === undefined ? undefined : deadline - Date.now());
-    }
-  }
-
-  /** Whichever comes first: `waitMs` pass (undefined: no limit), the stream has news, or stop. */
-  #wait(waitMs: number | undefined): Promise<void> {
-    if (this.#signal.aborted) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const finish = () => {
-        clearTimeout(timer);
-        this.#wakers.delete(finish);
-        resolve();
-      };
-      this.#wakers.add(finish);
-      if (waitMs !== undefined) timer = setTimeout(finish, Math.max(0, waitMs));
-    });
   }
 }

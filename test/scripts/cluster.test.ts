@@ -23,7 +23,8 @@ import { keyPartition } from "../../src/kafka/partitioner.ts";
 import type { Config } from "../../src/runtime/config.ts";
 import { withTimeout } from "../../src/runtime/timeout.ts";
 import { decodeMessage } from "../../src/transaction/message.ts";
-import { testConfig, testTopics } from "../support/run.ts";
+import { startWorker, type WorkerHandle } from "../../src/worker.ts";
+import { eventually, freshDatabase, type TestDatabase, testConfig, testTopics } from "../support/run.ts";
 
 const partitions = 3;
 const topics = testTopics("cluster");
@@ -31,6 +32,12 @@ let cluster: LocalCluster;
 let config: Config;
 let connection: KafkaConnection;
 let api: RunningApi | undefined;
+/** A worker writing through every broker failure, never restarted. */
+let worker: WorkerHandle | undefined;
+let db: TestDatabase;
+/** Transactions a replay sends while the leader of a partition is killed. */
+const replayRequests = 100;
+const replayRequestRows = 100;
 /** Every transaction id the API answered 202 for. */
 const accepted: string[] = [];
 /** Nodes killed by the tests, in order. */
@@ -49,8 +56,10 @@ beforeAll(async () => {
   console.error(
     `3-node Kafka cluster up at ${cluster.brokers.join(",")} in ${Math.round(performance.now() - started)} ms`,
   );
+  db = await freshDatabase("cluster");
   config = testConfig({
     port: 0,
+    databaseUrl: db.url,
     ...topics,
     kafkaBrokers: cluster.brokers,
     topicPartitions: partitions,
@@ -62,7 +71,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.stop().catch(() => {});
+  await worker?.stop().catch(() => {});
   await cluster?.stop();
+  await db?.drop();
 }, 60_000);
 
 /** A PaySim transaction whose account (the Kafka key) lands on `partition`. */
@@ -215,7 +226,19 @@ test("an existing topic with fewer replicas or a lower min.insync.replicas stops
   expect(stderr).not.toContain("warning");
 }, 60_000);
 
-test("with one node killed (kill -9), every partition takes transactions again once leaders are elected", async () => {
+/** POSTs `replayRequests` batches, each to every partition; 503s (during the election) are left unretried. */
+async function replay(): Promise<void> {
+  for (let i = 0; i < replayRequests; i++) {
+    const rows = Array.from({ length: replayRequestRows }, (_, r) => transactionOn(r % partitions, serial++));
+    const status = await postBatch(rows);
+    expect([202, 503]).toContain(status);
+  }
+}
+
+test("with one node killed (kill -9) during a replay, every partition takes transactions again once leaders are elected", async () => {
+  worker = await startWorker(config, { log: () => {} });
+  const replaying = replay();
+  await Bun.sleep(1000);
   const victim = await leaderOf(topics.topic, 0);
   victim.kill("SIGKILL");
   killed.push(victim);
@@ -227,7 +250,8 @@ test("with one node killed (kill -9), every partition takes transactions again o
   // And it stays so: every partition, every time.
   for (let i = 0; i < 5; i++) expect(await postToEveryPartition()).toBe(202);
   expect((await leaderOf(topics.topic, 0)).id).not.toBe(victim.id);
-}, 90_000);
+  await replaying;
+}, 120_000);
 
 test("with two nodes killed, no transaction is ever answered 202, on any partition: Kafka answers NOT_ENOUGH_REPLICAS", async () => {
   const victim = cluster.nodes.find((node) => !killed.includes(node)) as ClusterNode;
@@ -302,4 +326,18 @@ test("with the nodes restarted, transactions are taken again, and every one answ
   }
   expect(accepted.length).toBeGreaterThan(0);
   expect([...wanted]).toEqual([]);
+}, 150_000);
+
+test("the worker wrote through the leader changes and the outage without a restart: every 202 is stored", async () => {
+  await eventually(
+    async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM transactions WHERE transaction_id = ANY(${accepted}::uuid[])`;
+      return row?.n === accepted.length ? true : undefined;
+    },
+    120_000,
+    "every 202 stored",
+  );
+  expect(accepted.length).toBeGreaterThan(replayRequests * replayRequestRows / 2);
+  expect(worker?.status().state).toBe("running");
 }, 150_000);

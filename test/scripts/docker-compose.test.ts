@@ -118,5 +118,5 @@ test("the API listens on all interfaces at the published port", () => {
   const config = loadConfig(services.api?.environment ?? {});
   expect(config.host).toBe("0.0.0.0");
   expect(services.api?.ports).toEqual([`${config.port}:${config.port}`]);
-  expect(JSON.stringify(services.api?.healthcheck?.test)).toContain(`:${config.port}/health`);
+  expect(JSON.stringify(services.api?.healthcheck?.test)).toContain(`:${config.port}/ready`);
 });
