@@ -338,6 +338,6 @@ test("the worker wrote through the leader changes and the outage without a resta
     120_000,
     "every 202 stored",
   );
-  expect(accepted.length).toBeGreaterThan(replayRequests * replayRequestRows / 2);
+  expect(accepted.length).toBeGreaterThan((replayRequests * replayRequestRows) / 2);
   expect(worker?.status().state).toBe("running");
 }, 150_000);
