@@ -37,7 +37,7 @@ async function run(options: Options): Promise<number> {
   // Dirty pages of the ceilings are not the pipeline's cost.
   await sql`CHECKPOINT`;
   const pipeline = await runPipeline(opened);
-  const reconciliation = await reconcile(sql, connection, config.dlqTopic, pipeline.acceptedRows, offered);
+  const reconciliation = await reconcile(config, sql, connection, config.dlqTopic, pipeline.acceptedRows, offered);
   const rows = await rowFigures(sql, pipeline.phaseStartedAt, pipeline.phaseSeconds);
   const written: Results = results(opened, { ceilings, pipeline, reconciliation, rows });
   await writeResults(options.outDir, written);

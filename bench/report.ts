@@ -60,6 +60,10 @@ export interface Reconciliation {
   committed: number;
   distinct: number;
   deadLettered: number;
+  /** Messages of the run's topic neither stored nor rejected (bun run reconcile). */
+  gaps: number;
+  /** How long reconcile took to read the topic and judge it. */
+  reconcileSeconds: number;
   problems: string[];
 }
 
@@ -245,7 +249,7 @@ export function markdown(results: Results): string {
       (o.via === "batch" ? `, ${o.batchRows} rows per POST` : "") +
       (o.workers > 1 ? `, ${o.workers} workers` : "") +
       `. Reconciled: **${results.reconcile.ok ? "yes" : "NO"}** (accepted ${number(results.reconcile.accepted)}, ` +
-      `committed ${number(results.reconcile.committed)}, distinct ${number(results.reconcile.distinct)}, dead-lettered ${number(results.reconcile.deadLettered)}).`,
+      `committed ${number(results.reconcile.committed)}, distinct ${number(results.reconcile.distinct)}, dead-lettered ${number(results.reconcile.deadLettered)}; \`bun run reconcile\`: ${number(results.reconcile.gaps)} gaps in ${results.reconcile.reconcileSeconds.toFixed(1)} s).`,
   );
   lines.push("");
   lines.push("| measure | value | ceiling | ratio |");

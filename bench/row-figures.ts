@@ -4,6 +4,8 @@
 import { endOffsets } from "../src/kafka/admin.ts";
 import type { KafkaConnection } from "../src/kafka/client.ts";
 import type { Sql } from "../src/postgres/connection.ts";
+import { reconcile as reconcileLog } from "../src/reconcile.ts";
+import type { Config } from "../src/runtime/config.ts";
 import type { Reconciliation, Results } from "./report.ts";
 
 /** Points of the rate chart at most, and the shortest bin of a run of several seconds. */
@@ -69,8 +71,12 @@ function pickBin(durationSeconds: number): number {
   return 120;
 }
 
-/** Compares what was offered, accepted, stored and dead-lettered; any difference is a problem. */
+/**
+ * Compares what was offered, accepted, stored and dead-lettered, and runs
+ * txlog's own reconcile over the run's topic; any difference or gap is a problem.
+ */
 export async function reconcile(
+  config: Config,
   sql: Sql,
   connection: KafkaConnection,
   dlqTopic: string,
@@ -89,5 +95,9 @@ export async function reconcile(
     problems.push(`${committed} rows stored, ${accepted} accepted (gap ${committed - accepted})`);
   if (distinct !== committed) problems.push(`${committed - distinct} duplicate transaction ids`);
   if (deadLettered !== 0) problems.push(`${deadLettered} messages in the dead-letter topic ${dlqTopic}`);
-  return { ok: problems.length === 0, accepted, committed, distinct, deadLettered, problems };
+  const log = await reconcileLog(config);
+  const gaps = log.partitions.reduce((total, p) => total + p.gaps, 0);
+  if (!log.ok) problems.push(`reconcile: ${gaps} messages of the topic neither stored nor rejected`);
+  const reconcileSeconds = log.seconds.read + log.seconds.judge;
+  return { ok: problems.length === 0, accepted, committed, distinct, deadLettered, gaps, reconcileSeconds, problems };
 }

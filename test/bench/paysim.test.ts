@@ -61,6 +61,7 @@ async function expectResults(outDir: string, via: Results["options"]["via"]): Pr
     committed: rows,
     distinct: rows,
     deadLettered: 0,
+    gaps: 0,
     problems: [],
   });
   expect(results.pipeline.acceptedRows).toBe(rows);
