@@ -251,6 +251,56 @@ describe("through the worker", () => {
     expect(row?.n).toBe(1);
   }, 60_000);
 
+  test("an Idempotency-Key reused for another transaction: 409 once the first is stored; the same one again: 202, same id", async () => {
+    const key = `reuse-${crypto.randomUUID()}`;
+    const body = {
+      step: 3,
+      type: "PAYMENT",
+      amount: 40,
+      nameOrig: "C77",
+      oldbalanceOrg: 100,
+      newbalanceOrig: 60,
+      nameDest: "M77",
+      oldbalanceDest: 0,
+      newbalanceDest: 0,
+    };
+    const first = (await (await postJson("/transaction", body, { "idempotency-key": key })).json()) as {
+      transactionId: string;
+    };
+    await eventually(async () => ((await storedCount([first.transactionId])) === 1 ? true : undefined), 30_000);
+    const reused = await postJson("/transaction", { ...body, amount: 41 }, { "idempotency-key": key });
+    expect(reused.status).toBe(409);
+    const answer = (await reused.json()) as { error: string; message: string; errors: { field: string }[] };
+    expect(answer.error).toBe("idempotency_key_reused");
+    expect(answer.errors[0]?.field).toBe("idempotency-key");
+    // The same transaction in another spelling (a string amount) is the same request: a retry.
+    const retried = await postJson("/transaction", { ...body, amount: "40.00" }, { "idempotency-key": key });
+    expect(retried.status).toBe(202);
+    expect(((await retried.json()) as { transactionId: string }).transactionId).toBe(first.transactionId);
+  }, 60_000);
+
+  test("batch element ids live in their own namespace: a single POST keyed K:0 is not element 0 of batch K", async () => {
+    const key = `ns-${crypto.randomUUID()}`;
+    const row = {
+      step: 1,
+      type: "CASH_IN",
+      amount: 1,
+      nameOrig: "C5",
+      oldbalanceOrg: 0,
+      newbalanceOrig: 1,
+      nameDest: "M5",
+      oldbalanceDest: 0,
+      newbalanceDest: 0,
+    };
+    const batch = (await (await postJson("/transactions", [row], { "idempotency-key": key })).json()) as {
+      transactionIds: string[];
+    };
+    const single = (await (await postJson("/transaction", row, { "idempotency-key": `${key}:0` })).json()) as {
+      transactionId: string;
+    };
+    expect(single.transactionId).not.toBe(batch.transactionIds[0]);
+  }, 30_000);
+
   test("a 10,000-row replay through POST /transactions ends with exactly 10,000 rows", async () => {
     const rows = [...paysimRows({ rows: 10_000, seed: 7 })];
     const ids: string[] = [];

@@ -10,7 +10,7 @@ export function invalid(errors: FieldError[], code = "invalid_transaction"): Err
 /** A client mistake found in a handler: answered with `status` and an ErrorBody. */
 export class RequestError extends Error {
   constructor(
-    readonly status: 400 | 404 | 413 | 422,
+    readonly status: 400 | 404 | 409 | 413 | 422,
     readonly body: ErrorBody,
   ) {
     super(body.message);

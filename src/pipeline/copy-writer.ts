@@ -11,17 +11,20 @@ import { pipeline } from "node:stream/promises";
 import type postgres from "postgres";
 import type { Sql } from "../postgres/connection.ts";
 import { CopyTextError } from "../postgres/copy-text.ts";
+import { insertRejections } from "../postgres/rejections.ts";
 import {
   type ConsumedTransaction,
   copyColumnList,
   copyColumns,
   copyLine,
   createStagingTable,
+  keyConflicts,
   stagingCasts,
   stagingTable,
 } from "../postgres/stored-row.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { withTimeout } from "../runtime/timeout.ts";
+import { fingerprint } from "../transaction/fingerprint.ts";
 
 export interface WriteResult {
   /** Rows this write added. */
@@ -179,6 +182,7 @@ export async function writeStagingLines(
     if (inserted.count < 0 || inserted.count > expectedRows) {
       throw new WriteInvariantError(`inserted ${inserted.count} rows from a batch of ${expectedRows}`);
     }
+    if (inserted.count < expectedRows) await recordKeyConflicts(tx);
     await options.within?.(tx);
     return { inserted: inserted.count, duplicates: expectedRows - inserted.count, path: "staging" as const };
   });
@@ -194,6 +198,32 @@ function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   // Class 22: data exception (bad value, out of range); 23: integrity constraint violation.
   return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
+}
+
+/**
+ * Ids already stored with another transaction: two requests under one
+ * Idempotency-Key in flight at once. The first stored wins; the other is
+ * recorded as rejected, with both fingerprints, never silently dropped.
+ */
+async function recordKeyConflicts(tx: postgres.TransactionSql): Promise<void> {
+  const conflicts = await keyConflicts(tx);
+  await insertRejections(
+    tx,
+    conflicts.map((conflict) => {
+      const refused = fingerprint(conflict.staged);
+      const stored = fingerprint(conflict.stored);
+      return {
+        transactionId: conflict.transactionId,
+        reason: "idempotency_key_reused",
+        message: `its Idempotency-Key was already used for another transaction (stored fingerprint ${stored}, this one ${refused})`,
+        errors: [],
+        partition: conflict.partition,
+        offset: conflict.offset,
+        fingerprint: refused,
+        storedFingerprint: stored,
+      };
+    }),
+  );
 }
 
 export interface RejectedRow {

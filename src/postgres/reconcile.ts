@@ -58,7 +58,7 @@ export async function reconcileLog(sql: Sql, messages: LoggedMessage[], firstGap
              r.transaction_id IS NOT NULL AS rejected
       FROM reconcile_log l
       LEFT JOIN transactions t ON t.transaction_id = l.transaction_id
-      LEFT JOIN rejections r ON r.transaction_id = l.transaction_id`;
+      LEFT JOIN (SELECT DISTINCT transaction_id FROM rejections) r ON r.transaction_id = l.transaction_id`;
     const rows = await tx<Record<string, number>[]>`
       SELECT kafka_partition AS partition,
              count(*)::int AS messages,

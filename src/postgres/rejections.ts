@@ -7,7 +7,7 @@ import type postgres from "postgres";
 import type { FieldError } from "../transaction/rules.ts";
 import type { Sql } from "./connection.ts";
 
-export type RejectionReason = "invalid_message" | "database_refused";
+export type RejectionReason = "invalid_message" | "database_refused" | "idempotency_key_reused";
 
 export interface Rejection {
   transactionId: string;
@@ -16,6 +16,9 @@ export interface Rejection {
   errors: FieldError[];
   partition: number;
   offset: bigint;
+  /** idempotency_key_reused: the refused transaction's fingerprint and the stored one's. */
+  fingerprint?: string;
+  storedFingerprint?: string;
 }
 
 /** A rejection as the API answers it. */
@@ -37,8 +40,10 @@ interface RejectionRow {
 }
 
 /**
- * Records rejections; one already recorded (a redelivered batch) is kept as
- * it was, and an id already stored as a transaction gets no second status.
+ * Records rejections, one per Kafka message: one already recorded (a
+ * redelivered batch) is kept as it was. An id already stored gets no second
+ * status, except a reused Idempotency-Key, which is recorded beside the row
+ * that won.
  */
 export async function insertRejections(tx: postgres.TransactionSql | Sql, rejections: Rejection[]): Promise<void> {
   if (rejections.length === 0) return;
@@ -49,15 +54,21 @@ export async function insertRejections(tx: postgres.TransactionSql | Sql, reject
     errors: r.errors,
     kafka_partition: r.partition,
     kafka_offset: r.offset.toString(),
+    fingerprint: r.fingerprint ?? null,
+    stored_fingerprint: r.storedFingerprint ?? null,
   }));
   await tx`
-    INSERT INTO rejections (transaction_id, reason, message, errors, kafka_partition, kafka_offset)
-    SELECT r.transaction_id, r.reason, r.message, r.errors, r.kafka_partition, r.kafka_offset
+    INSERT INTO rejections (
+      transaction_id, reason, message, errors, kafka_partition, kafka_offset, fingerprint, stored_fingerprint)
+    SELECT r.transaction_id, r.reason, r.message, r.errors, r.kafka_partition, r.kafka_offset,
+           r.fingerprint, r.stored_fingerprint
     FROM jsonb_to_recordset(${tx.json(records as unknown as postgres.JSONValue)}) AS r(
-      transaction_id uuid, reason text, message text, errors jsonb, kafka_partition integer, kafka_offset bigint)
-    WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = r.transaction_id)
-    ORDER BY r.transaction_id
-    ON CONFLICT (transaction_id) DO NOTHING`;
+      transaction_id uuid, reason text, message text, errors jsonb, kafka_partition integer, kafka_offset bigint,
+      fingerprint text, stored_fingerprint text)
+    WHERE r.reason = 'idempotency_key_reused'
+       OR NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = r.transaction_id)
+    ORDER BY r.kafka_partition, r.kafka_offset
+    ON CONFLICT (kafka_partition, kafka_offset) DO NOTHING`;
 }
 
 function toStoredRejection(row: RejectionRow): StoredRejection {
@@ -73,7 +84,8 @@ function toStoredRejection(row: RejectionRow): StoredRejection {
 
 export async function findRejection(sql: Sql, id: string): Promise<StoredRejection | undefined> {
   const rows = await sql<RejectionRow[]>`
-    SELECT transaction_id, reason, message, errors, rejected_at FROM rejections WHERE transaction_id = ${id}`;
+    SELECT transaction_id, reason, message, errors, rejected_at FROM rejections WHERE transaction_id = ${id}
+    ORDER BY rejected_at, kafka_partition, kafka_offset LIMIT 1`;
   return rows[0] ? toStoredRejection(rows[0]) : undefined;
 }
 

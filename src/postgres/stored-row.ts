@@ -169,3 +169,68 @@ export function transactionColumns(transactionId: string, acceptedAt: Date, t: T
     accepted_at: acceptedAt,
   } satisfies Partial<Record<keyof TransactionRow, unknown>>;
 }
+
+/** A staged transaction whose id is stored with another transaction: two requests under one Idempotency-Key. */
+export interface KeyConflict {
+  transactionId: string;
+  partition: number;
+  offset: bigint;
+  staged: Transaction;
+  stored: Transaction;
+}
+
+interface ConflictRow {
+  transaction_id: string;
+  kafka_partition: number;
+  kafka_offset: string;
+  staged: string[];
+  stored: string[];
+}
+
+/** The transaction fields as text, canonical on both sides (numeric(16,2) prints two decimals). */
+function fieldsOf(prefix: "s" | "t", tx: postgres.TransactionSql) {
+  const column = (name: string) => tx.unsafe(`${prefix}.${name}`);
+  return tx`ARRAY[${column("step")}::text, ${column("type")}::text, ${column("amount")}::numeric(16,2)::text,
+    ${column("name_orig")}::text, ${column("oldbalance_org")}::numeric(16,2)::text, ${column("newbalance_orig")}::numeric(16,2)::text,
+    ${column("name_dest")}::text, ${column("oldbalance_dest")}::numeric(16,2)::text, ${column("newbalance_dest")}::numeric(16,2)::text,
+    ${column("is_fraud")}::boolean::text, ${column("is_flagged_fraud")}::boolean::text]`;
+}
+
+function transactionOf(fields: string[]): Transaction {
+  const [step, type, amount, nameOrig, oldbalanceOrg, newbalanceOrig, nameDest, oldbalanceDest, newbalanceDest] =
+    fields;
+  return {
+    step: Number(step),
+    type: type as TransactionType,
+    amount: amount as string,
+    nameOrig: nameOrig as string,
+    oldbalanceOrg: oldbalanceOrg as string,
+    newbalanceOrig: newbalanceOrig as string,
+    nameDest: nameDest as string,
+    oldbalanceDest: oldbalanceDest as string,
+    newbalanceDest: newbalanceDest as string,
+    isFraud: fields[9] === "true",
+    isFlaggedFraud: fields[10] === "true",
+  };
+}
+
+/**
+ * Staged rows whose id is already stored with different fields. A
+ * redelivery or a retry carries the same fields and is no conflict. Asked
+ * only when a batch held ids already stored, so it costs nothing otherwise.
+ */
+export async function keyConflicts(tx: postgres.TransactionSql): Promise<KeyConflict[]> {
+  const rows = await tx<ConflictRow[]>`
+    SELECT s.transaction_id, s.kafka_partition::integer AS kafka_partition, s.kafka_offset,
+           ${fieldsOf("s", tx)} AS staged, ${fieldsOf("t", tx)} AS stored
+    FROM ${tx(stagingTable)} s JOIN transactions t ON t.transaction_id = s.transaction_id::uuid
+    WHERE ${fieldsOf("s", tx)} IS DISTINCT FROM ${fieldsOf("t", tx)}
+    ORDER BY s.kafka_partition::integer, s.kafka_offset::bigint`;
+  return rows.map((row) => ({
+    transactionId: row.transaction_id,
+    partition: row.kafka_partition,
+    offset: BigInt(row.kafka_offset),
+    staged: transactionOf(row.staged),
+    stored: transactionOf(row.stored),
+  }));
+}

@@ -21,3 +21,15 @@ export function newTransactionId(): string {
 export function transactionIdForKey(key: string): string {
   return uuidv5(key, idNamespace);
 }
+
+/**
+ * Namespace of the ids of POST /transactions elements: apart from single
+ * POSTs', so no single key can name a batch element's id (key "K:0" once
+ * gave element 0 of batch "K" its id).
+ */
+export const batchIdNamespace = "9a3e6c1d-2b7f-5e48-a1c9-4d8b0f6e2a57";
+
+/** The id of element `index` of a batch sent with Idempotency-Key `key`. */
+export function transactionIdForBatchElement(key: string, index: number): string {
+  return uuidv5(`${key}\u0000${index}`, batchIdNamespace);
+}

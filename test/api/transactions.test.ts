@@ -7,7 +7,7 @@ import { type RunningApi, startApi } from "../../src/api.ts";
 import { endOffsets } from "../../src/kafka/admin.ts";
 import { consume, createConsumer, createProducer, type KafkaMessage, produce } from "../../src/kafka/client.ts";
 import { openDatabase } from "../../src/postgres/connection.ts";
-import { transactionIdForKey } from "../../src/transaction/ids.ts";
+import { transactionIdForBatchElement, transactionIdForKey } from "../../src/transaction/ids.ts";
 import { decodeMessage } from "../../src/transaction/message.ts";
 import { kafkaConnection, testConfig, testTopics } from "../support/run.ts";
 
@@ -216,7 +216,7 @@ describe("POST /transactions", () => {
     const key = `batch-${crypto.randomUUID()}`;
     const response = await post("/transactions", [paysimRow, paysimRow], { "idempotency-key": key });
     const { transactionIds } = (await response.json()) as { transactionIds: string[] };
-    expect(transactionIds).toEqual([transactionIdForKey(`${key}:0`), transactionIdForKey(`${key}:1`)]);
+    expect(transactionIds).toEqual([transactionIdForBatchElement(key, 0), transactionIdForBatchElement(key, 1)]);
   });
 });
 

@@ -15,6 +15,7 @@ import {
 import { dlqHeaders } from "../../src/pipeline/dead-letters.ts";
 import type { Config } from "../../src/runtime/config.ts";
 import { withTimeout } from "../../src/runtime/timeout.ts";
+import { fingerprint } from "../../src/transaction/fingerprint.ts";
 import { encodeMessage } from "../../src/transaction/message.ts";
 import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
 import { startWorker, type WorkerHandle } from "../../src/worker.ts";
@@ -161,6 +162,26 @@ test("the same transaction id produced twice leaves one row", async () => {
   expect([...rows]).toEqual([{ transaction_id: original.transactionId, amount: "100.00" }]);
   expect(worker.stats.inserted).toBe(1);
   expect(worker.stats.duplicates).toBe(2);
+  // The other transaction under the same id is not silently dropped: it is recorded as a reused key,
+  // with both fingerprints; the plain redelivery of the original is absorbed without a record.
+  const rejections = await db.sql<{ reason: string; fingerprint: string; stored_fingerprint: string }[]>`
+    SELECT reason, fingerprint, stored_fingerprint FROM rejections WHERE transaction_id = ${original.transactionId}`;
+  expect(rejections.map((r) => r.reason)).toEqual(["idempotency_key_reused"]);
+  expect(rejections[0]?.fingerprint).toBe(fingerprint(retried));
+  expect(rejections[0]?.stored_fingerprint).toBe(fingerprint(original));
+}, 30_000);
+
+test("two transactions under one id in flight in the same batch: the first in the log is stored, the other Rejected", async () => {
+  const { config, db } = await setup("worker-key-race", { topicPartitions: 1, batchLingerMs: 500 });
+  const first = accepted({ amount: "10.00" });
+  const second = { ...first, amount: "20.00", acceptedAt: new Date().toISOString() };
+  await produce(producer, [message(config.topic, first), message(config.topic, second)]);
+  await drained(config);
+  const rows = await db.sql`SELECT amount::text FROM transactions WHERE transaction_id = ${first.transactionId}`;
+  expect([...rows]).toEqual([{ amount: "10.00" }]);
+  const rejections = await db.sql`
+    SELECT reason, kafka_offset::text AS offset FROM rejections WHERE transaction_id = ${first.transactionId}`;
+  expect([...rejections]).toEqual([{ reason: "idempotency_key_reused", offset: "1" }]);
 }, 30_000);
 
 test("poison messages go to the DLQ with their reason; their neighbours in the batch are written", async () => {

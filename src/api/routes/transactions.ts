@@ -4,7 +4,7 @@ import { Elysia, type TSchema, t } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
 import { findRejection } from "../../postgres/rejections.ts";
 import type { Config } from "../../runtime/config.ts";
-import { newTransactionId, transactionIdForKey } from "../../transaction/ids.ts";
+import { newTransactionId, transactionIdForBatchElement, transactionIdForKey } from "../../transaction/ids.ts";
 import {
   type AcceptedTransaction,
   checkBatch,
@@ -14,6 +14,7 @@ import {
 } from "../../transaction/rules.ts";
 import { invalid, RequestError } from "../errors.ts";
 import { handOver } from "../hand-over.ts";
+import { refuseKeyReuse } from "../idempotency.ts";
 import {
   Accepted,
   AcceptedBatch,
@@ -85,6 +86,7 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
         const checked = checkTransaction(body);
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
         const transactionId = key === undefined ? newTransactionId() : transactionIdForKey(key);
+        if (key !== undefined) await refuseKeyReuse(sql, key, [transactionId], [checked.value]);
         const outcome = await handOver(config, batcher, [
           accepted(checked.value, transactionId, new Date().toISOString()),
         ]);
@@ -96,7 +98,7 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
         return status(202, { transactionId, status: "pending" as const });
       },
       {
-        response: { 202: Accepted, 400: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        response: { 202: Accepted, 400: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody },
         detail: {
           ...postDocs(TransactionInput),
           summary: "Log one transaction",
@@ -118,9 +120,17 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
         const acceptedAt = new Date().toISOString();
         const transactions = checked.value.map((transaction, index) => {
-          const id = key === undefined ? newTransactionId() : transactionIdForKey(`${key}:${index}`);
+          const id = key === undefined ? newTransactionId() : transactionIdForBatchElement(key, index);
           return accepted(transaction, id, acceptedAt);
         });
+        if (key !== undefined) {
+          await refuseKeyReuse(
+            sql,
+            key,
+            transactions.map((tx) => tx.transactionId),
+            checked.value,
+          );
+        }
         const outcome = await handOver(config, batcher, transactions);
         if (!outcome.ok) {
           set.headers["retry-after"] = "1";
@@ -129,12 +139,12 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
         return status(202, { transactionIds: transactions.map((tx) => tx.transactionId), status: "pending" as const });
       },
       {
-        response: { 202: AcceptedBatch, 400: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        response: { 202: AcceptedBatch, 400: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody },
         detail: {
           ...postDocs(t.Array(TransactionInput, { minItems: 1, maxItems: config.requestTransactionsMax })),
           summary: `Log up to ${config.requestTransactionsMax} transactions, all or none`,
           description:
-            "Every element must be valid or none is accepted. All go to Kafka in one produce request; 202 lists the ids in order. With Idempotency-Key K, element i gets the id of key K:i.",
+            "Every element must be valid or none is accepted. All go to Kafka in one produce request; 202 lists the ids in order. With Idempotency-Key K, element i gets an id derived from (K, i) in a namespace of its own; a key already used for other transactions answers 409.",
           tags: ["transactions"],
         },
       },
