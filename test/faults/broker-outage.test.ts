@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBroker, freePort, type LocalBroker } from "../../scripts/broker.ts";
 import { transactionIdForKey } from "../../src/transaction/ids.ts";
-import { killBroker, startProcess, type TxlogProcess } from "../support/processes.ts";
+import { killBroker, paymentBody, processEnv, startProcess, type TxlogProcess } from "../support/processes.ts";
 import { eventually, freshDatabase, type TestDatabase, testTopics } from "../support/run.ts";
 
 const acceptTimeoutMs = 2000;
@@ -41,18 +41,12 @@ beforeAll(async () => {
   apiUrl = `http://127.0.0.1:${port}`;
   const workerPort = await freePort();
   workerUrl = `http://127.0.0.1:${workerPort}`;
-  const env = {
-    ...(process.env as Record<string, string>),
-    KAFKA_TOPIC: testTopics("fault-broker").topic,
-    KAFKA_DLQ_TOPIC: testTopics("fault-broker").dlqTopic,
-    KAFKA_GROUP_ID: testTopics("fault-broker").groupId,
+  const env = processEnv(testTopics("fault-broker"), db.url, {
     KAFKA_BROKERS: brokerAddress,
-    DATABASE_URL: db.url,
     PORT: String(port),
     WORKER_PORT: String(workerPort),
     ACCEPT_TIMEOUT_MS: String(acceptTimeoutMs),
-    WORKER_BATCH_LINGER_MS: "50",
-  };
+  });
   api = startProcess("src/api.ts", env);
   worker = startProcess("src/worker.ts", env);
   await eventually(
@@ -81,17 +75,7 @@ interface Answer {
   answeredAtMs: number;
 }
 
-const body = {
-  step: 1,
-  type: "PAYMENT",
-  amount: "10.00",
-  nameOrig: "C1",
-  oldbalanceOrg: "10.00",
-  newbalanceOrig: "0.00",
-  nameDest: "M1",
-  oldbalanceDest: "0.00",
-  newbalanceDest: "0.00",
-};
+const body = paymentBody;
 
 /** `clients` closed-loop clients posting keyed single transactions until `until()` says stop. */
 async function load(answers: Answer[], until: () => boolean): Promise<void> {

@@ -9,7 +9,7 @@ import postgres from "postgres";
 import { freePort } from "../../scripts/broker.ts";
 import { committedOffsets } from "../../src/kafka/admin.ts";
 import { type PostgresCluster, startPostgresCluster } from "../support/postgres-cluster.ts";
-import { startProcess, type TxlogProcess } from "../support/processes.ts";
+import { processEnv, startProcess, type TxlogProcess } from "../support/processes.ts";
 import { eventually, kafkaConnection, testTopics } from "../support/run.ts";
 
 const outageMs = 20_000;
@@ -29,17 +29,11 @@ beforeAll(async () => {
   apiUrl = `http://127.0.0.1:${port}`;
   const workerPort = await freePort();
   workerUrl = `http://127.0.0.1:${workerPort}`;
-  const env = {
-    ...(process.env as Record<string, string>),
-    KAFKA_TOPIC: topics.topic,
-    KAFKA_DLQ_TOPIC: topics.dlqTopic,
-    KAFKA_GROUP_ID: topics.groupId,
-    DATABASE_URL: databaseUrl,
+  const env = processEnv(topics, databaseUrl, {
     PORT: String(port),
     WORKER_PORT: String(workerPort),
-    WORKER_BATCH_LINGER_MS: "50",
     RETRY_BACKOFF_MS_MAX: "2000",
-  };
+  });
   api = startProcess("src/api.ts", env);
   await eventually(
     async () => ((await fetch(`${apiUrl}/ready`).catch(() => undefined))?.ok ? true : undefined),

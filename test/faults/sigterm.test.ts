@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { freePort } from "../../scripts/broker.ts";
 import { committedOffsets, endOffsets } from "../../src/kafka/admin.ts";
 import { transactionIdForKey } from "../../src/transaction/ids.ts";
-import { startProcess, type TxlogProcess } from "../support/processes.ts";
+import { paymentBody, processEnv, startProcess, type TxlogProcess } from "../support/processes.ts";
 import { eventually, freshDatabase, kafkaConnection, type TestDatabase, testTopics } from "../support/run.ts";
 
 const clients = 32;
@@ -23,16 +23,10 @@ const started: TxlogProcess[] = [];
 
 beforeAll(async () => {
   db = await freshDatabase("fault_sigterm");
-  env = {
-    ...(process.env as Record<string, string>),
-    KAFKA_TOPIC: topics.topic,
-    KAFKA_DLQ_TOPIC: topics.dlqTopic,
-    KAFKA_GROUP_ID: topics.groupId,
-    DATABASE_URL: db.url,
+  env = processEnv(topics, db.url, {
     ACCEPT_TIMEOUT_MS: String(acceptTimeoutMs),
     SHUTDOWN_DRAIN_MS: String(drainMs),
-    WORKER_BATCH_LINGER_MS: "50",
-  };
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -49,17 +43,7 @@ async function startApi(extraEnv: Record<string, string> = {}): Promise<{ api: T
   return { api, url };
 }
 
-const body = {
-  step: 1,
-  type: "PAYMENT",
-  amount: "10.00",
-  nameOrig: "C1",
-  oldbalanceOrg: "10.00",
-  newbalanceOrig: "0.00",
-  nameDest: "M1",
-  oldbalanceDest: "0.00",
-  newbalanceDest: "0.00",
-};
+const body = paymentBody;
 
 interface Answer {
   key: string;

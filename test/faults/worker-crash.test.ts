@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { freePort } from "../../scripts/broker.ts";
 import { committedOffsets, endOffsets } from "../../src/kafka/admin.ts";
-import { startProcess, type TxlogProcess } from "../support/processes.ts";
+import { processEnv, startProcess, type TxlogProcess } from "../support/processes.ts";
 import { eventually, freshDatabase, kafkaConnection, type TestDatabase, testTopics } from "../support/run.ts";
 
 const transactions = 50_000;
@@ -25,16 +25,10 @@ beforeAll(async () => {
   db = await freshDatabase("fault_worker_crash");
   const port = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
-  env = {
-    ...(process.env as Record<string, string>),
-    KAFKA_TOPIC: topics.topic,
-    KAFKA_DLQ_TOPIC: topics.dlqTopic,
-    KAFKA_GROUP_ID: topics.groupId,
-    DATABASE_URL: db.url,
+  env = processEnv(topics, db.url, {
     PORT: String(port),
-    WORKER_BATCH_LINGER_MS: "50",
     WORKER_BATCH_ROWS_MAX: "2000",
-  };
+  });
   api = startProcess("src/api.ts", env);
   await eventually(
     async () => ((await fetch(`${apiUrl}/ready`).catch(() => undefined))?.ok ? true : undefined),

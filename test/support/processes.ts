@@ -52,3 +52,33 @@ export function killBroker(dataDir: string): number[] {
   for (const pid of pids) process.kill(pid, "SIGKILL");
   return pids;
 }
+
+/** The environment of a txlog process of a test: its own topics, group and database, and `extra` settings. */
+export function processEnv(
+  topics: { topic: string; dlqTopic: string; groupId: string },
+  databaseUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...(process.env as Record<string, string>),
+    KAFKA_TOPIC: topics.topic,
+    KAFKA_DLQ_TOPIC: topics.dlqTopic,
+    KAFKA_GROUP_ID: topics.groupId,
+    DATABASE_URL: databaseUrl,
+    WORKER_BATCH_LINGER_MS: "50",
+    ...extra,
+  };
+}
+
+/** A valid POST /transaction body. */
+export const paymentBody = {
+  step: 1,
+  type: "PAYMENT",
+  amount: "10.00",
+  nameOrig: "C1",
+  oldbalanceOrg: "10.00",
+  newbalanceOrig: "0.00",
+  nameDest: "M1",
+  oldbalanceDest: "0.00",
+  newbalanceDest: "0.00",
+};
