@@ -4,6 +4,7 @@ import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import type { Sql } from "../postgres/connection.ts";
 import type { Config } from "../runtime/config.ts";
+import { redactSecrets } from "../runtime/redact.ts";
 import type { FieldError } from "../transaction/rules.ts";
 import { invalid, RequestError } from "./errors.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
@@ -112,7 +113,7 @@ export function createApp(deps: ApiDeps) {
           set.status = 404;
           return { error: "not_found", message: `no route ${path}; see /swagger` };
         }
-        console.error(error);
+        console.error(redactSecrets(String((error as Error)?.stack ?? error)));
         set.status = 500;
         return { error: "internal", message: "internal error; nothing was accepted by this request" };
       })

@@ -2,6 +2,7 @@
 // what the client is told: ok only after the broker's ack (acks=all), or a
 // 503 that says whether anything may have been written.
 import type { Config } from "../runtime/config.ts";
+import { errorText } from "../runtime/error-text.ts";
 import { encodeMessage } from "../transaction/message.ts";
 import type { AcceptedTransaction } from "../transaction/rules.ts";
 import type { ErrorBody } from "./models.ts";
@@ -33,7 +34,7 @@ export async function handOver(
     if (error instanceof OverloadedError) {
       return unavailable("overloaded", `${error.message}; nothing was accepted, retry later`);
     }
-    console.error(`produce failed: ${(error as Error).message}`);
+    console.error(`produce failed: ${errorText(error)}`);
     if (error instanceof AcceptTimeoutError && !error.sent) {
       return unavailable(
         "kafka_unavailable",

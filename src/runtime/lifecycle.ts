@@ -44,7 +44,7 @@ export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promi
     console.log(`${spec.name}: stopped`);
     process.exit(0);
   } catch (error) {
-    console.error(`${spec.name}: stopped on an error:`, error);
+    console.error(`${spec.name}: stopped on an error: ${errorText(error)}`);
     process.exit(1);
   }
 }

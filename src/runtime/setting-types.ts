@@ -1,5 +1,6 @@
 // The kinds of setting txlog has, each parsing one environment variable and
 // naming the variable and its rule when a value is bad.
+import { redactSecrets } from "./redact.ts";
 
 export class ConfigError extends Error {
   constructor(
@@ -7,7 +8,7 @@ export class ConfigError extends Error {
     readonly rule: string,
     readonly value: string,
   ) {
-    super(`${variable}: ${rule} (got ${JSON.stringify(value)})`);
+    super(`${variable}: ${rule} (got ${JSON.stringify(redactSecrets(value))})`);
     this.name = "ConfigError";
   }
 }
