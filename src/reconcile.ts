@@ -31,23 +31,25 @@ export async function reconcile(config: Config): Promise<ReconcileResult> {
     clientId: `${config.kafkaClientId}-reconcile`,
     timeoutMs: config.kafkaTimeoutMs,
   };
-  const messages: LoggedMessage[] = [];
-  const readStartedMs = performance.now();
-  const ends = await readLog({
-    connection,
-    topic: config.topic,
-    groupId: `${config.groupId}-reconcile-${process.pid}-${Date.now()}`,
-    idleMsMax: readIdleMsMax,
-    onMessage: (message) =>
-      messages.push({
-        partition: message.partition,
-        offset: message.offset,
-        transactionId: messageTransactionId(message.value),
-      }),
-  });
-  const judgeStartedMs = performance.now();
+  // The database first: a wrong one fails now, not after reading the whole log.
   const sql = openDatabase(config.databaseUrl, { poolMax: 1 });
   try {
+    await sql`SELECT 1 FROM transactions, rejections LIMIT 0`;
+    const messages: LoggedMessage[] = [];
+    const readStartedMs = performance.now();
+    const ends = await readLog({
+      connection,
+      topic: config.topic,
+      groupId: `${config.groupId}-reconcile-${process.pid}-${Date.now()}`,
+      idleMsMax: readIdleMsMax,
+      onMessage: (message) =>
+        messages.push({
+          partition: message.partition,
+          offset: message.offset,
+          transactionId: messageTransactionId(message.value),
+        }),
+    });
+    const judgeStartedMs = performance.now();
     const result = await reconcileLog(sql, messages, firstGapsMax);
     return {
       ...result,

@@ -16,10 +16,11 @@ test("redactSecrets hides the password of every URL in a text and leaves the res
   expect(errorText(new Error(`connect to postgres://u:${password}@h/d failed`))).not.toContain(password);
 });
 
+/** Each URL, and what the output must show to prove the error path was reached. */
 const urls = [
-  ["a wrong scheme", `mysql://txlog:${password}@127.0.0.1:5432/txlog`],
-  ["no database name", `postgres://txlog:${password}@127.0.0.1:5432`],
-  ["a server that does not answer", `postgres://txlog:${password}@127.0.0.1:1/txlog`],
+  ["a wrong scheme", `mysql://txlog:${password}@127.0.0.1:5432/txlog`, /DATABASE_URL: must be a postgres/],
+  ["no database name", `postgres://txlog:${password}@127.0.0.1:5432`, /DATABASE_URL: must be a postgres/],
+  ["a server that does not answer", `postgres://txlog:${password}@127.0.0.1:1/txlog`, /127\.0\.0\.1:1|ECONNREFUSED/],
 ] as const;
 const commands = [
   ["the API", ["src/api.ts"]],
@@ -29,12 +30,12 @@ const commands = [
   ["reconcile", ["src/reconcile.ts"]],
 ] as const;
 
-for (const [what, url] of urls) {
+for (const [what, url, reached] of urls) {
   test(`DATABASE_URL with ${what}: no command prints the password, each exits non-zero`, async () => {
     const runs = commands.map(async ([name, args]) => {
       const child = spawn(["bun", "run", ...args], {
         cwd: repoRoot,
-        env: { ...(process.env as Record<string, string>), DATABASE_URL: url, PORT: "0", WORKER_PORT: "0" },
+        env: { ...(process.env as Record<string, string>), DATABASE_URL: url, WORKER_PORT: "0" },
         stdout: "pipe",
         stderr: "pipe",
       });
@@ -48,6 +49,7 @@ for (const [what, url] of urls) {
       return { name, output: out + err, code };
     });
     for (const { name, output, code } of await Promise.all(runs)) {
+      expect(output, `${name} reached the error path`).toMatch(reached);
       expect(output, `${name} printed the password`).not.toContain(password);
       expect(code, `${name} exit code (output: ${output})`).not.toBe(0);
     }
