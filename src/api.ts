@@ -5,7 +5,7 @@ import { createApp } from "./api/app.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
 import { ensureTopics, kafkaAnswers, txlogTopics } from "./kafka/admin.ts";
-import { createProducer, type KafkaConnection, produce } from "./kafka/client.ts";
+import { createProducer, type KafkaConnection, produce, produceRecordBytesMax } from "./kafka/client.ts";
 import { ensureDatabase, openDatabase } from "./postgres/connection.ts";
 import { migrate } from "./postgres/migrate.ts";
 import type { Config } from "./runtime/config.ts";
@@ -17,6 +17,14 @@ export interface RunningApi extends Running {
   port: number;
   batcher: ProduceBatcher;
 }
+
+/**
+ * Bun's own request body limit: past any body. Bun answers a body over it
+ * with an empty 413 before any handler runs; txlog refuses bodies over
+ * BODY_BYTES_MAX itself, with its error body (src/api/json-body.ts), and Bun
+ * holds nothing of a body no handler reads.
+ */
+const serverBodyBytesMax = Number.MAX_SAFE_INTEGER;
 
 /** Time past ACCEPT_TIMEOUT_MS that requests in flight get to be answered on stop, milliseconds. */
 const requestsFinishMsExtra = 1000;
@@ -42,6 +50,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     send: (messages) => produce(producer, messages),
     lingerMs: config.produceLingerMs,
     batchMessagesMax: config.produceRequestMessagesMax,
+    requestBytesMax: produceRecordBytesMax(config.messageBytesMax),
     inFlightMax: config.produceInFlightMax,
     queuedMessagesMax: config.produceQueuedMessagesMax,
     acceptTimeoutMs: config.acceptTimeoutMs,
@@ -53,7 +62,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     batcher,
     shutdown,
     kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
-  }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.bodyBytesMax });
+  }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: serverBodyBytesMax });
   const server = app.server;
   const port = server?.port ?? config.port;
   const stopped = Promise.withResolvers<void>();

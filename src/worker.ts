@@ -13,7 +13,7 @@
 // The stages live in src/pipeline/: consumer sessions (a new consumer after a
 // broker outage), the consume loop and the batch writer. Tests call
 // startWorker() in-process.
-import { createProducer, type KafkaConnection } from "./kafka/client.ts";
+import { createProducer, type KafkaConnection, produceRecordBytesMax } from "./kafka/client.ts";
 import { batchWriter, newWriteStats, type WriteStats } from "./pipeline/batch-writer.ts";
 import { newConsumeStats } from "./pipeline/consume-loop.ts";
 import { runConsumerSessions, type SessionStats } from "./pipeline/consumer-sessions.ts";
@@ -74,6 +74,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     sql,
     producer,
     dlqTopic: config.dlqTopic,
+    dlqRecordBytesMax: produceRecordBytesMax(config.messageBytesMax),
     retryBackoffMsMax: config.retryBackoffMsMax,
     rssBytesSoftMax: config.workerRssBytesSoftMax,
     stats,

@@ -7,6 +7,7 @@ import type { Config } from "../runtime/config.ts";
 import { redactSecrets } from "../runtime/redact.ts";
 import type { FieldError } from "../transaction/rules.ts";
 import { invalid, RequestError } from "./errors.ts";
+import { checkContentLength } from "./json-body.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { rejectionRoutes } from "./routes/rejections.ts";
@@ -59,6 +60,13 @@ function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
+/** A RequestError, also one thrown while a body was parsed (Elysia wraps those in its ParseError). */
+function requestErrorOf(error: unknown): RequestError | undefined {
+  if (error instanceof RequestError) return error;
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause instanceof RequestError ? cause : undefined;
+}
+
 export function createApp(deps: ApiDeps) {
   // normalize: false — unknown fields are refused, never silently dropped.
   return (
@@ -83,13 +91,16 @@ export function createApp(deps: ApiDeps) {
       )
       // While stopping, every answer asks the client to close its connection,
       // so none is reused at the moment the listener closes (a reset then).
-      .onRequest(({ set }) => {
+      // A body over BODY_BYTES_MAX is refused before it is read.
+      .onRequest(({ request, set }) => {
         if (deps.shutdown.requested) set.headers.connection = "close";
+        checkContentLength(request, deps.config.bodyBytesMax);
       })
       .onError(({ code, error, set, path }) => {
-        if (error instanceof RequestError) {
-          set.status = error.status;
-          return error.body;
+        const requestError = requestErrorOf(error);
+        if (requestError !== undefined) {
+          set.status = requestError.status;
+          return requestError.body;
         }
         if (code === "VALIDATION") {
           const errors = describeValidation(error as never);

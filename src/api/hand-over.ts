@@ -1,6 +1,10 @@
 // Hands accepted transactions to Kafka through the produce batcher and says
 // what the client is told: ok only after the broker's ack (acks=all), or a
-// 503 that says whether anything may have been written.
+// 503 that says whether anything may have been written. A batch too large
+// for one produce request goes in several (see produce-batcher.ts), so after
+// a failure some of its transactions may be written and others not: the
+// route lists every id in its 503, and a retry with the same Idempotency-Key
+// writes no second row of those that were.
 import type { Config } from "../runtime/config.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { encodeMessage } from "../transaction/message.ts";
@@ -14,7 +18,14 @@ function unavailable(error: string, message: string): Outcome {
   return { ok: false, status: 503, body: { error, message } };
 }
 
-/** Hands transactions to Kafka, all in one produce request; ok only after the ack. */
+/** What may have been written, in the client's words, for one transaction or a batch of them. */
+function mayBeAccepted(count: number): string {
+  return count === 1
+    ? "the transaction may or may not be accepted: retry with the same Idempotency-Key"
+    : `some or all of the ${count} transactions may be accepted: retry with the same Idempotency-Key, or look each of transactionIds up`;
+}
+
+/** Hands transactions to Kafka; ok only after the ack of every one. */
 export async function handOver(
   config: Config,
   batcher: ProduceBatcher,
@@ -43,7 +54,7 @@ export async function handOver(
     }
     return unavailable(
       "kafka_unavailable",
-      `Kafka did not acknowledge within ${config.acceptTimeoutMs} ms (${(error as Error).message}); the transaction may or may not be accepted: retry with the same Idempotency-Key`,
+      `Kafka did not acknowledge within ${config.acceptTimeoutMs} ms (${(error as Error).message}); ${mayBeAccepted(transactions.length)}`,
     );
   }
 }

@@ -4,7 +4,7 @@
 // row PostgreSQL's (src/postgres/stored-row.ts); this file composes them.
 import { t } from "elysia";
 import { StoredTransaction } from "../postgres/stored-row.ts";
-import { stepMax, stepMin, transactionTypes } from "../transaction/rules.ts";
+import { nameLengthMax, namePattern, stepMax, stepMin, transactionTypes } from "../transaction/rules.ts";
 
 export { StoredTransaction };
 
@@ -22,6 +22,14 @@ export type ErrorBody = typeof ErrorBody.static;
 export const idempotencyKeyLengthMax = 255;
 export const idempotencyKeyRule = `must be 1 to ${idempotencyKeyLengthMax} printable ASCII characters`;
 export const idempotencyKeyPattern = new RegExp(`^[\\x20-\\x7E]{1,${idempotencyKeyLengthMax}}$`);
+/**
+ * A request with two Idempotency-Key headers reaches the route as one value,
+ * the two joined by ", " (the Fetch rules for repeated headers), so a key
+ * holding ", " cannot be told from two keys: both are refused.
+ */
+export const idempotencyKeySeparator = ", ";
+export const idempotencyKeyOnceRule =
+  'must be sent once, and hold no ", " (two Idempotency-Key headers arrive joined by ", ")';
 
 /** For OpenAPI only: the routes check the header with idempotencyKeyPattern. */
 export const IdempotencyKey = t.String({
@@ -41,6 +49,19 @@ export const AcceptedBatch = t.Object({
   transactionIds: t.Array(t.String({ format: "uuid" })),
   status: t.Literal("pending"),
 });
+
+/** A batch's 503: some of it may be written, so every id is listed to retry with or look up. */
+export const BatchUnavailable = t.Object(
+  {
+    error: t.String({ examples: ["kafka_unavailable"] }),
+    message: t.String({ description: "whether nothing, or possibly some, of the batch was accepted" }),
+    transactionIds: t.Array(t.String({ format: "uuid" }), {
+      description:
+        "the id each element has (or would have had), in order: GET /transactions/{id} shows those stored; a retry with the same Idempotency-Key gives the same ids",
+    }),
+  },
+  { description: "the batch was not (or not wholly) accepted; retry with the same Idempotency-Key" },
+);
 
 export const TransactionIdParams = t.Object({
   id: t.String({ format: "uuid", description: "transactionId from the 202", error: "must be a UUID" }),
@@ -66,12 +87,15 @@ export const ReportQuery = t.Object({
       { error: `must be one of ${transactionTypes.join(", ")}` },
     ),
   ),
+  // An account name's own rule: a control character (a NUL) could never
+  // match one, and PostgreSQL refuses it in a query.
   account: t.Optional(
     t.String({
       minLength: 1,
-      maxLength: 64,
+      maxLength: nameLengthMax,
+      pattern: namePattern,
       description: "matches nameOrig or nameDest",
-      error: "must be 1 to 64 characters",
+      error: `must be 1 to ${nameLengthMax} printable ASCII characters without spaces`,
     }),
   ),
   isFraud: t.Optional(QueryFlag),

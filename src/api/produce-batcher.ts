@@ -3,7 +3,9 @@
 // @platformatic/kafka sends one produce request per send() call and does not
 // linger, so at a few thousand POSTs per second one request per POST would be
 // bound by round trips. A request leaves when one of these holds:
-// - `batchMessagesMax` messages wait (a request never carries more);
+// - `batchMessagesMax` messages wait (a request never carries more), or
+//   `requestBytesMax` record bytes (the broker refuses a record batch over the
+//   topic's max.message.bytes, and would refuse it again on every retry);
 // - the oldest waiting submit has waited `lingerMs` (counted from when it
 //   arrived: one that already waited that long behind a request in flight goes
 //   as soon as that request is answered);
@@ -21,15 +23,24 @@
 // withdrawn (nothing of it reaches Kafka), one in flight may still be written.
 // One timer, armed for the oldest deadline, watches them all: a timer and a
 // race per submit showed on the API's hot path.
-import type { OutgoingMessage } from "../kafka/client.ts";
+//
+// A submit travels in one request, whole, unless its records alone outgrow
+// `requestBytesMax` (a batch POST of thousands of rows): it is then cut into
+// parts that each fit, sent in order. It resolves once every part is
+// acknowledged and fails at the first part that fails, withdrawing its parts
+// still queued; parts already sent may be written, so the caller must treat a
+// failed split submit as possibly written in part.
+import { type OutgoingMessage, produceChunks, recordBytesMax } from "../kafka/client.ts";
 
 export interface ProduceBatcherOptions {
   /** Sends one produce request and resolves when the broker acknowledged all of it. */
   send(messages: OutgoingMessage[]): Promise<unknown>;
   /** How long the first message of a request waits for more, milliseconds. */
   lingerMs: number;
-  /** Messages in one produce request at most. */
+  /** Messages in one produce request at most (a larger submit that fits requestBytesMax goes alone). */
   batchMessagesMax: number;
+  /** Record bytes (recordBytesMax) in one produce request at most; a larger submit is split. */
+  requestBytesMax: number;
   /** Produce requests outstanding at once at most. */
   inFlightMax: number;
   /** Messages waiting for a request at most; more are refused with OverloadedError. */
@@ -64,10 +75,14 @@ export class AcceptTimeoutError extends Error {
 
 interface Waiting {
   messages: OutgoingMessage[];
+  /** recordBytesMax of its messages, summed. */
+  bytes: number;
   /** performance.now() when it was submitted. */
   queuedAtMs: number;
   /** Set once it failed with AcceptTimeoutError while in flight. */
   timedOut?: true;
+  /** Set once its produce request left. */
+  sent?: true;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -76,6 +91,8 @@ export class ProduceBatcher {
   readonly #options: ProduceBatcherOptions;
   #queue: Waiting[] = [];
   #queuedMessages = 0;
+  /** recordBytesMax of the queued messages, summed. */
+  #queuedBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Submits of each request in flight (its size is the number of requests in flight). */
   readonly #inFlightSubmits = new Set<Waiting[]>();
@@ -98,6 +115,7 @@ export class ProduceBatcher {
       options.batchMessagesMax < 1 ||
       options.inFlightMax < 1 ||
       options.queuedMessagesMax < 1 ||
+      options.requestBytesMax < 1 ||
       options.acceptTimeoutMs < 1
     ) {
       throw new Error("ProduceBatcher limits must be at least 1");
@@ -112,9 +130,10 @@ export class ProduceBatcher {
   /**
    * Resolves once Kafka acknowledged every message (acks=all); rejects when the
    * produce request failed, the batcher is overloaded or closed, or with
-   * AcceptTimeoutError after `acceptTimeoutMs`. Messages of
-   * one submit always travel in the same produce request, so a batch POST is
-   * accepted or refused as a whole.
+   * AcceptTimeoutError after `acceptTimeoutMs`. The messages of a submit
+   * within `requestBytesMax` travel in the same produce request, so they are
+   * accepted or refused as a whole; a larger one is split (see above), and
+   * after a failure parts of it may be written.
    */
   submit(messages: OutgoingMessage[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("the producer is closing"));
@@ -122,12 +141,72 @@ export class ProduceBatcher {
     if (this.#queuedMessages + messages.length > this.#options.queuedMessagesMax) {
       return Promise.reject(new OverloadedError(this.#options.queuedMessagesMax));
     }
+    let bytes = 0;
+    for (const message of messages) bytes += recordBytesMax(message);
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ messages, queuedAtMs: performance.now(), resolve, reject });
-      this.#queuedMessages += messages.length;
+      const queuedAtMs = performance.now();
+      const parts =
+        bytes <= this.#options.requestBytesMax
+          ? [{ messages, bytes, queuedAtMs, resolve, reject }]
+          : this.#split(messages, queuedAtMs, resolve, reject);
+      for (const part of parts) {
+        this.#queue.push(part);
+        this.#queuedMessages += part.messages.length;
+        this.#queuedBytes += part.bytes;
+      }
       // Deadlines come in submit order, so an armed timer is never later than this one's.
       this.#deadlineTimer ??= this.#armDeadlineTimer(this.#options.acceptTimeoutMs);
       this.#schedule();
+    });
+  }
+
+  /**
+   * A submit too large for one request as parts that each fit: it resolves
+   * once all are acknowledged, and fails with the first failure, withdrawing
+   * its parts still queued. A timeout after some part left says so (sent).
+   */
+  #split(
+    messages: OutgoingMessage[],
+    queuedAtMs: number,
+    resolve: () => void,
+    reject: (error: unknown) => void,
+  ): Waiting[] {
+    const parts: Waiting[] = [];
+    let unanswered = 0;
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      this.#withdraw(parts);
+      const anySent = parts.some((part) => part.sent);
+      const timedOutUnsent = error instanceof AcceptTimeoutError && !error.sent;
+      reject(timedOutUnsent && anySent ? new AcceptTimeoutError(error.timeoutMs, true) : error);
+    };
+    const acknowledged = () => {
+      unanswered--;
+      if (unanswered === 0 && !settled) {
+        settled = true;
+        resolve();
+      }
+    };
+    for (const chunk of produceChunks(messages, this.#options.requestBytesMax)) {
+      let bytes = 0;
+      for (const message of chunk) bytes += recordBytesMax(message);
+      parts.push({ messages: chunk, bytes, queuedAtMs, resolve: acknowledged, reject: fail });
+      unanswered++;
+    }
+    return parts;
+  }
+
+  /** Takes those of `parts` still queued out of the queue: they never reach Kafka. */
+  #withdraw(parts: Waiting[]): void {
+    const withdrawn = new Set(parts.filter((part) => !part.sent));
+    if (withdrawn.size === 0) return;
+    this.#queue = this.#queue.filter((waiting) => {
+      if (!withdrawn.has(waiting)) return true;
+      this.#queuedMessages -= waiting.messages.length;
+      this.#queuedBytes -= waiting.bytes;
+      return false;
     });
   }
 
@@ -135,6 +214,7 @@ export class ProduceBatcher {
     if (this.#inFlightSubmits.size >= this.#options.inFlightMax || this.#queue.length === 0) return;
     if (
       this.#queuedMessages >= this.#options.batchMessagesMax ||
+      this.#queuedBytes >= this.#options.requestBytesMax ||
       this.#queue.length >= this.#expectedSubmits ||
       this.#options.lingerMs === 0 ||
       this.#closed
@@ -161,15 +241,26 @@ export class ProduceBatcher {
     while (this.#inFlightSubmits.size < this.#options.inFlightMax && this.#queue.length > 0) {
       const taken: Waiting[] = [];
       const messages: OutgoingMessage[] = [];
-      // Whole submits only; a single submit larger than the cap goes alone.
+      let bytes = 0;
+      // Whole submits (or parts) only; a single one over the message cap goes alone.
       while (this.#queue.length > 0) {
         const next = this.#queue[0] as Waiting;
-        if (messages.length > 0 && messages.length + next.messages.length > this.#options.batchMessagesMax) break;
+        if (
+          messages.length > 0 &&
+          (messages.length + next.messages.length > this.#options.batchMessagesMax ||
+            bytes + next.bytes > this.#options.requestBytesMax)
+        ) {
+          break;
+        }
         this.#queue.shift();
+        next.sent = true;
         taken.push(next);
-        messages.push(...next.messages);
+        // Not push(...): a part may hold more messages than a call takes arguments.
+        for (const message of next.messages) messages.push(message);
+        bytes += next.bytes;
       }
       this.#queuedMessages -= messages.length;
+      this.#queuedBytes -= bytes;
       this.#inFlightSubmits.add(taken);
       this.requestsSent++;
       this.messagesSent += messages.length;
@@ -191,8 +282,14 @@ export class ProduceBatcher {
           this.#expectedSubmits = taken.length + this.#queue.length;
           this.#schedule();
         });
-      // Below the cap and with time left to linger, let more requests arrive.
-      if (this.#queuedMessages < this.#options.batchMessagesMax && !this.#closed) break;
+      // Below the caps and with time left to linger, let more requests arrive.
+      if (
+        this.#queuedMessages < this.#options.batchMessagesMax &&
+        this.#queuedBytes < this.#options.requestBytesMax &&
+        !this.#closed
+      ) {
+        break;
+      }
     }
     this.#schedule();
   }
@@ -225,6 +322,7 @@ export class ProduceBatcher {
     while (this.#queue.length > 0 && now - (this.#queue[0] as Waiting).queuedAtMs >= timeoutMs) {
       const waiting = this.#queue.shift() as Waiting;
       this.#queuedMessages -= waiting.messages.length;
+      this.#queuedBytes -= waiting.bytes;
       waiting.reject(new AcceptTimeoutError(timeoutMs, false));
     }
     if (this.#queue.length > 0) oldestLeftMs = Math.min(oldestLeftMs, (this.#queue[0] as Waiting).queuedAtMs);

@@ -22,7 +22,10 @@ export function encodeCursor(cursor: Cursor): string {
 export function decodeCursor(text: string): Cursor | undefined {
   const [acceptedAt, transactionId, extra] = Buffer.from(text, "base64url").toString("utf8").split("|");
   if (extra !== undefined || !acceptedAt || !transactionId) return undefined;
-  if (Number.isNaN(Date.parse(acceptedAt))) return undefined;
+  // Exactly as encodeCursor wrote it: Date.parse takes 2024-02-30 (rolling it
+  // over to March), and a cursor no page could have made matches nothing.
+  const time = Date.parse(acceptedAt);
+  if (Number.isNaN(time) || new Date(time).toISOString() !== acceptedAt) return undefined;
   if (!uuidPattern.test(transactionId)) return undefined;
   return { acceptedAt, transactionId };
 }

@@ -1,7 +1,7 @@
 // Kafka administration: probing a broker, creating and deleting txlog's topics
 // and groups, reading committed and end offsets. Each call opens an admin
 // client through withAdmin and closes it, whatever happens.
-import { Admin, ConfigResourceTypes, findErrorBy } from "@platformatic/kafka";
+import { Admin, ConfigResourceTypes, findErrorBy, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
 import { withTimeout } from "../runtime/timeout.ts";
 import { type KafkaConnection, requestRetriesMax } from "./client.ts";
 
@@ -12,6 +12,8 @@ export interface TopicSpec {
   replicationFactor?: number;
   /** Copies that must have a write before acks=all acknowledges it (1 when absent). */
   minInsyncReplicas?: number;
+  /** Largest record batch the topic takes, bytes (max.message.bytes; the broker's default when absent). */
+  maxMessageBytes?: number;
 }
 
 /** What a topic is, as read back from the cluster. */
@@ -20,6 +22,8 @@ export interface TopicSettings {
   replicationFactor: number;
   minInsyncReplicas: number;
   uncleanLeaderElection: boolean;
+  /** max.message.bytes in effect, bytes. */
+  maxMessageBytes: number;
 }
 
 /** Runs `use` with an admin client of its own, closed afterwards. */
@@ -68,8 +72,9 @@ export function liveBrokerIds(connection: KafkaConnection): Promise<number[]> {
  * txlog's two topics, as both the API and the worker create them when missing:
  * the log with its configured partitions, and a one-partition dead-letter
  * topic (dead letters are rare, and one partition keeps them in one order).
- * Both with the configured replication: a dead letter is an accepted
- * transaction too.
+ * Both with the configured replication (a dead letter is an accepted
+ * transaction too) and the configured max.message.bytes, the size the API and
+ * the worker split their produce requests by.
  */
 export function txlogTopics(names: {
   topic: string;
@@ -77,21 +82,25 @@ export function txlogTopics(names: {
   topicPartitions: number;
   replicationFactor: number;
   minInsyncReplicas: number;
+  messageBytesMax: number;
 }): TopicSpec[] {
   const { replicationFactor, minInsyncReplicas } = names;
+  const maxMessageBytes = names.messageBytesMax;
   return [
-    { name: names.topic, partitions: names.topicPartitions, replicationFactor, minInsyncReplicas },
-    { name: names.dlqTopic, partitions: 1, replicationFactor, minInsyncReplicas },
+    { name: names.topic, partitions: names.topicPartitions, replicationFactor, minInsyncReplicas, maxMessageBytes },
+    { name: names.dlqTopic, partitions: 1, replicationFactor, minInsyncReplicas, maxMessageBytes },
   ];
 }
 
 /**
  * Creates the topics that are missing, with their replication factor,
- * min.insync.replicas and no unclean leader election. Then checks every one
- * against its spec: a topic with fewer copies, a lower min.insync.replicas or
- * unclean leader election enabled (created by someone else, or before the
- * settings were raised) is refused with an error naming it, what it has and
- * what is wanted, because a 202 would not be as durable as configured.
+ * min.insync.replicas, max.message.bytes and no unclean leader election. Then
+ * checks every one against its spec: a topic with fewer copies, a lower
+ * min.insync.replicas or unclean leader election enabled (created by someone
+ * else, or before the settings were raised) is refused with an error naming
+ * it, what it has and what is wanted, because a 202 would not be as durable as
+ * configured; so is one with a lower max.message.bytes, because produce
+ * requests sized for the configured one would be refused there, every time.
  */
 export function ensureTopics(connection: KafkaConnection, topics: TopicSpec[]): Promise<void> {
   return withAdmin(connection, async (client) => {
@@ -108,7 +117,7 @@ export function ensureTopics(connection: KafkaConnection, topics: TopicSpec[]): 
 
 export class TopicSettingsError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Kafka topics not as durable as configured: ${problems.join("; ")}`);
+    super(`Kafka topics weaker than configured: ${problems.join("; ")}`);
     this.name = "TopicSettingsError";
   }
 }
@@ -130,6 +139,9 @@ async function createTopics(client: Admin, topics: TopicSpec[]): Promise<void> {
         configs: [
           { name: "min.insync.replicas", value: String(topic.minInsyncReplicas ?? 1) },
           { name: "unclean.leader.election.enable", value: "false" },
+          ...(topic.maxMessageBytes === undefined
+            ? []
+            : [{ name: "max.message.bytes", value: String(topic.maxMessageBytes) }]),
         ],
       });
     } catch (error) {
@@ -157,6 +169,11 @@ function settingProblems(spec: TopicSpec, found: TopicSettings): string[] {
   }
   if (found.uncleanLeaderElection) {
     problems.push(`topic ${spec.name} has unclean.leader.election.enable true, wanted false`);
+  }
+  if (spec.maxMessageBytes !== undefined && found.maxMessageBytes < spec.maxMessageBytes) {
+    problems.push(
+      `topic ${spec.name} has max.message.bytes ${found.maxMessageBytes}, wanted ${spec.maxMessageBytes} or more (KAFKA_MESSAGE_BYTES_MAX)`,
+    );
   }
   return problems;
 }
@@ -201,7 +218,7 @@ async function describeTopics(client: Admin, names: string[]): Promise<Map<strin
     resources: names.map((name) => ({
       resourceType: ConfigResourceTypes.TOPIC,
       resourceName: name,
-      configurationKeys: ["min.insync.replicas", "unclean.leader.election.enable"],
+      configurationKeys: ["min.insync.replicas", "unclean.leader.election.enable", "max.message.bytes"],
     })),
   });
   const result = new Map<string, TopicSettings>();
@@ -210,11 +227,13 @@ async function describeTopics(client: Admin, names: string[]): Promise<Map<strin
     const configs = described.find((d) => d.resourceName === name)?.configs ?? [];
     const value = (key: string) => configs.find((c) => c.name === key)?.value ?? undefined;
     const minInsync = value("min.insync.replicas");
-    if (partitions.length === 0 || minInsync === undefined) continue;
+    const maxMessageBytes = value("max.message.bytes");
+    if (partitions.length === 0 || minInsync === undefined || maxMessageBytes === undefined) continue;
     result.set(name, {
       replicationFactor: Math.min(...partitions.map((p) => p.replicas.length)),
       minInsyncReplicas: Number(minInsync),
       uncleanLeaderElection: value("unclean.leader.election.enable") === "true",
+      maxMessageBytes: Number(maxMessageBytes),
     });
   }
   return result;
@@ -233,6 +252,21 @@ async function waitForLeaders(client: Admin, topics: string[], timeoutMs: number
     if (Date.now() > deadline) throw new Error(`topics ${topics.join(", ")} have no leader after ${timeoutMs} ms`);
     await Bun.sleep(100);
   }
+}
+
+/** Sets one config of an existing topic (as `kafka-configs.sh --alter --add-config` does). */
+export function setTopicConfig(connection: KafkaConnection, topic: string, name: string, value: string): Promise<void> {
+  return withAdmin(connection, (client) =>
+    client.incrementalAlterConfigs({
+      resources: [
+        {
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: topic,
+          configs: [{ name, configOperation: IncrementalAlterConfigOperationTypes.SET, value }],
+        },
+      ],
+    }),
+  );
 }
 
 export function deleteTopics(connection: KafkaConnection, topics: string[]): Promise<void> {

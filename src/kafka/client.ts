@@ -4,6 +4,7 @@
 // client library, so swapping it is a change to this folder alone.
 import {
   Consumer,
+  findErrorBy,
   type Message,
   type MessagesStream,
   ProduceAcks,
@@ -60,6 +61,71 @@ export function createProducer(connection: KafkaConnection): KafkaProducer {
 
 export function produce(producer: KafkaProducer, messages: OutgoingMessage[]): Promise<ProduceResult> {
   return producer.send({ messages });
+}
+
+// Kafka refuses a record batch (the records of one partition in one produce
+// request) larger than the topic's max.message.bytes, so whoever produces
+// many messages at once splits them by these sizes first.
+
+/** Bytes of a record batch's own header (magic 2), ahead of its records. */
+export const recordBatchHeaderBytes = 61;
+/**
+ * Most bytes a record adds around its key, value and headers: attributes (1),
+ * its length, offset delta, key length, value length and header count
+ * (varints, 5 bytes at most each) and its timestamp delta (a varlong, 10).
+ */
+const recordFramingBytesMax = 1 + 5 * 5 + 10;
+/** Most bytes a header adds around its name and value: their two lengths. */
+const headerFramingBytesMax = 2 * 5;
+
+/** An upper bound of the bytes `message` takes in a record batch. */
+export function recordBytesMax(message: OutgoingMessage): number {
+  let bytes = recordFramingBytesMax + message.key.length + message.value.length;
+  if (message.headers !== undefined) {
+    for (const name in message.headers) {
+      bytes += headerFramingBytesMax + Buffer.byteLength(name) + Buffer.byteLength(message.headers[name] as string);
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Record bytes (by recordBytesMax) one produce request may carry so that no
+ * record batch in it outgrows `messageBytesMax` (KAFKA_MESSAGE_BYTES_MAX): a
+ * request within it makes batches within it, whatever the partitions.
+ */
+export function produceRecordBytesMax(messageBytesMax: number): number {
+  return messageBytesMax - recordBatchHeaderBytes;
+}
+
+/**
+ * `messages` in order, cut into runs whose recordBytesMax sum to at most
+ * `bytesMax`; a message larger than that on its own is a run of one.
+ */
+export function produceChunks(messages: OutgoingMessage[], bytesMax: number): OutgoingMessage[][] {
+  const chunks: OutgoingMessage[][] = [];
+  let chunk: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = recordBytesMax(message);
+    if (chunk.length > 0 && bytes + size > bytesMax) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(message);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** Kafka's answers to a produce request that refuse the records themselves: sending them again cannot pass. */
+const refusalCodes = ["MESSAGE_TOO_LARGE", "RECORD_LIST_TOO_LARGE", "INVALID_RECORD"] as const;
+
+/** The error code when Kafka refused a produce for its records (see refusalCodes), else undefined. */
+export function produceRefusal(error: unknown): string | undefined {
+  return refusalCodes.find((code) => findErrorBy(error as Error, "apiId", code) !== null);
 }
 
 export interface ConsumerOptions {

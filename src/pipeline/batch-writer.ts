@@ -3,9 +3,8 @@
 // isolates rows the database refuses), and dead-letters what can never be
 // written, retrying what may pass later. The consume loop commits the
 // batch's offsets only after this resolves.
-
 import type { TransactionSql } from "postgres";
-import type { KafkaMessage, KafkaProducer } from "../kafka/client.ts";
+import { type KafkaMessage, type KafkaProducer, produceRefusal } from "../kafka/client.ts";
 import type { Sql } from "../postgres/connection.ts";
 import { insertRejections, type Rejection } from "../postgres/rejections.ts";
 import { type ConsumedTransaction, copyLine } from "../postgres/stored-row.ts";
@@ -16,8 +15,9 @@ import { describeErrors } from "../transaction/rules.ts";
 import { type Batch, BatchLimitError } from "./batcher.ts";
 import type { BatchHandler } from "./consume-loop.ts";
 import { type IsolatedWriteResult, type RejectedRow, WriteInvariantError, writeBatchIsolating } from "./copy-writer.ts";
-import { type DeadLetter, deadLetter } from "./dead-letters.ts";
+import { type DeadLetter, DeadLetterRefusedError, deadLetterRequests, sendDeadLetters } from "./dead-letters.ts";
 import { OwnershipError } from "./ownership.ts";
+import { RefusalWatch, SystematicRefusalError } from "./refusal-watch.ts";
 import { retrying } from "./retry.ts";
 import type { Dependency, WorkerStatus } from "./worker-status.ts";
 
@@ -26,6 +26,14 @@ export const retryBackoffMsMin = 100;
 
 /** Messages decoded between two yields to the event loop. */
 const prepareSliceMessages = 500;
+
+/**
+ * Tries of a dead-letter produce that Kafka refuses for its records
+ * (produceRefusal) before the worker stops, tries. More than one, so that a
+ * topic setting being corrected at that moment can still pass; few, since
+ * the same bytes are refused the same way every time.
+ */
+export const deadLetterRefusedTriesMax = 3;
 
 export interface WriteStats {
   inserted: number;
@@ -40,6 +48,8 @@ export interface BatchWriterOptions {
   sql: Sql;
   producer: KafkaProducer;
   dlqTopic: string;
+  /** Record bytes one dead-letter produce request may carry (produceRecordBytesMax of KAFKA_MESSAGE_BYTES_MAX). */
+  dlqRecordBytesMax: number;
   retryBackoffMsMax: number;
   /** Resident memory past which a full garbage collection runs after a batch, bytes. */
   rssBytesSoftMax: number;
@@ -68,9 +78,33 @@ export interface WrittenBatch {
   startedMs: number;
 }
 
-/** Errors that mean txlog itself is wrong: stop loudly, never retry or skip. */
+/**
+ * Errors that mean txlog itself, or what it writes to, is wrong: stop loudly,
+ * never retry or skip (the batch's offsets stay uncommitted).
+ */
 export function isInvariantError(error: unknown): boolean {
-  return error instanceof WriteInvariantError || error instanceof BatchLimitError || error instanceof OwnershipError;
+  return (
+    error instanceof WriteInvariantError ||
+    error instanceof BatchLimitError ||
+    error instanceof OwnershipError ||
+    error instanceof SystematicRefusalError ||
+    error instanceof DeadLetterRefusedError
+  );
+}
+
+/**
+ * For one batch's dead-letter produce: after deadLetterRefusedTriesMax
+ * refusals in a row, the error that stops the worker (any other failure, say
+ * a broker away, starts the count again).
+ */
+function deadLetterGiveUp(): (error: unknown) => Error | undefined {
+  let refusals = 0;
+  return (error) => {
+    const refusal = produceRefusal(error);
+    refusals = refusal === undefined ? 0 : refusals + 1;
+    if (refusal === undefined || refusals < deadLetterRefusedTriesMax) return undefined;
+    return new DeadLetterRefusedError(refusal, refusals, error);
+  };
 }
 
 export function newWriteStats(): WriteStats {
@@ -87,18 +121,21 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
   // stored: a redelivered backlog (after a crash or rebalance) goes the
   // staging way until a batch comes through with no duplicate.
   let directCopy = true;
+  const refusals = new RefusalWatch();
 
   async function retry<T>(
     what: string,
     dependency: Dependency,
     attempt: () => Promise<T>,
     signal: AbortSignal,
+    giveUp?: (error: unknown, failures: number) => Error | undefined,
   ): Promise<T | undefined> {
     const result = await retrying(attempt, {
       backoffMsMin: retryBackoffMsMin,
       backoffMsMax: options.retryBackoffMsMax,
       signal,
       isFatal: isInvariantError,
+      giveUp,
       onFailure(failures, waitMs, error) {
         options.stats.retries++;
         options.status.failing(dependency, `${what} failed, retrying: ${errorText(error)}`);
@@ -119,13 +156,20 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
       const { batch, rows, lines, letters, sources, rejections } = prepared;
       logReceived(batch, options.log);
       const startedMs = Date.now();
+      const batchRefusals = refusals.begin(rows.length);
+      const onRefused = ({ sqlstate, reason }: RejectedRow) => {
+        if (sqlstate !== undefined) batchRefusals.refused(sqlstate, reason);
+      };
       // The rejections go in the batch's own transaction: a row and a status
       // commit together, and both before the offsets move.
       const within = rejections.length === 0 ? undefined : (tx: TransactionSql) => insertRejections(tx, rejections);
       const result = await retry(
         "database write",
         "postgres",
-        () => writeBatchIsolating(options.sql, rows, { direct: directCopy, within }, lines),
+        () => {
+          batchRefusals.restart();
+          return writeBatchIsolating(options.sql, rows, { direct: directCopy, onRefused, within }, lines);
+        },
         signal,
       );
       if (result === undefined) return undefined;
@@ -140,14 +184,16 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
         if (recorded === undefined) return undefined;
       }
       if (letters.length > 0) {
+        const pending = deadLetterRequests(options.dlqTopic, letters, options.dlqRecordBytesMax);
         const produced = await retry(
           "dead-letter produce",
           "kafka",
           async () => {
-            await deadLetter(options.producer, options.dlqTopic, letters);
+            await sendDeadLetters(options.producer, pending);
             return true;
           },
           signal,
+          deadLetterGiveUp(),
         );
         if (produced === undefined) return undefined;
       }

@@ -18,7 +18,7 @@ import {
 import type { Config } from "../runtime/config.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { withTimeout } from "../runtime/timeout.ts";
-import type { BatchWriter } from "./batch-writer.ts";
+import { type BatchWriter, isInvariantError } from "./batch-writer.ts";
 import { type ConsumeLoop, ConsumerFailedError, type ConsumeStats, startConsumeLoop } from "./consume-loop.ts";
 import { PartitionOwnership } from "./ownership.ts";
 import { backoffMs, sleep } from "./retry.ts";
@@ -121,14 +121,13 @@ async function superviseSessions(
 
 /**
  * Errors a new consumer may fix: anything from Kafka, but not txlog's own
- * invariants nor topics weaker than configured (retrying cannot fix those:
- * they stop the worker loudly).
+ * invariants, a database or dead-letter topic that refuses what is written,
+ * nor topics weaker than configured (retrying cannot fix those: they stop
+ * the worker loudly).
  */
 function isKafkaFailure(error: unknown): boolean {
   if (error instanceof ConsumerFailedError) return true;
-  if (error instanceof TopicSettingsError) return false;
-  const name = (error as { name?: unknown } | null)?.name;
-  return !["WriteInvariantError", "BatchLimitError", "OwnershipError"].includes(String(name));
+  return !(error instanceof TopicSettingsError || isInvariantError(error));
 }
 
 /** A new consumer in the group with its messages stream; throws when Kafka does not answer. */

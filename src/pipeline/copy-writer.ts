@@ -230,6 +230,25 @@ export interface RejectedRow {
   row: ConsumedTransaction;
   /** PostgreSQL's message for the row. */
   reason: string;
+  /** PostgreSQL's SQLSTATE for it; undefined when the encoder refused the row before PostgreSQL saw it. */
+  sqlstate?: string;
+}
+
+export interface IsolateOptions extends WriteOptions {
+  /**
+   * Told of each refused row as soon as it stands alone; throwing from it
+   * abandons the rest of the batch (the error reaches the caller as it is).
+   */
+  onRefused?(rejected: RejectedRow): void;
+}
+
+/** A SQLSTATE: five digits or capital letters. */
+const sqlstatePattern = /^[0-9A-Z]{5}$/;
+
+function refusedRow(row: ConsumedTransaction, error: unknown): RejectedRow {
+  const code = (error as { code?: unknown } | null)?.code;
+  const sqlstate = typeof code === "string" && sqlstatePattern.test(code) ? code : undefined;
+  return { row, reason: errorText(error), sqlstate };
 }
 
 export interface IsolatedWriteResult extends WriteResult {
@@ -248,7 +267,7 @@ export interface IsolatedWriteResult extends WriteResult {
 export async function writeBatchIsolating(
   sql: Sql,
   rows: ConsumedTransaction[],
-  options: WriteOptions = {},
+  options: IsolateOptions = {},
   /** rows.map(copyLine), when the caller encoded them ahead of time. */
   lines?: string[],
 ): Promise<IsolatedWriteResult> {
@@ -258,14 +277,9 @@ export async function writeBatchIsolating(
   } catch (error) {
     if (!isDataError(error)) throw error;
     if (rows.length === 1) {
-      const reason = errorText(error);
-      return {
-        inserted: 0,
-        duplicates: 0,
-        path: "staging",
-        rejected: [{ row: rows[0] as ConsumedTransaction, reason }],
-        whole: false,
-      };
+      const rejected = refusedRow(rows[0] as ConsumedTransaction, error);
+      options.onRefused?.(rejected);
+      return { inserted: 0, duplicates: 0, path: "staging", rejected: [rejected], whole: false };
     }
     // The halves go the careful way: the direct COPY would only fail again.
     // Work meant for the whole batch's transaction is the caller's to redo.

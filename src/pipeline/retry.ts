@@ -12,6 +12,11 @@ export interface RetryOptions {
   signal: AbortSignal;
   /** Errors no retry can fix (txlog itself is wrong): thrown at once. */
   isFatal(error: unknown): boolean;
+  /**
+   * Asked after each failure: an error to throw instead of retrying again
+   * (one retrying has shown it cannot fix), or undefined to go on.
+   */
+  giveUp?(error: unknown, failures: number): Error | undefined;
   /** Told of every failed attempt before its wait. */
   onFailure(failures: number, waitMs: number, error: unknown): void;
 }
@@ -23,6 +28,8 @@ export async function retrying<T>(attempt: () => Promise<T>, options: RetryOptio
       return await attempt();
     } catch (error) {
       if (options.isFatal(error)) throw error;
+      const hopeless = options.giveUp?.(error, failures);
+      if (hopeless !== undefined) throw hopeless;
       const waitMs = backoffMs(failures, options.backoffMsMin, options.backoffMsMax);
       options.onFailure(failures, waitMs, error);
       // Awaiting keeps the event loop free: the consumer goes on heartbeating.

@@ -63,6 +63,16 @@ export const settings = {
     32767,
     "copies that must have a transaction before Kafka acknowledges it and the API answers 202 (topic config `min.insync.replicas`); at most `KAFKA_REPLICATION_FACTOR`; at start an existing topic with a lower value stops the process",
   ),
+  // Also the size the API splits a batch POST and the worker its dead letters
+  // by: a produce request whose records outgrow it is refused by the broker,
+  // and retrying it could never pass.
+  messageBytesMax: integer(
+    "KAFKA_MESSAGE_BYTES_MAX",
+    1024 * 1024,
+    64 * 1024,
+    64 * 1024 * 1024,
+    "largest record batch Kafka takes on either topic (topic config `max.message.bytes`), bytes; the API splits a large POST /transactions and the worker its dead letters into produce requests within it; at start an existing topic with a lower value stops the process",
+  ),
   groupId: text(
     "KAFKA_GROUP_ID",
     "txlog-worker",

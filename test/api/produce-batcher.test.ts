@@ -8,7 +8,7 @@ import {
   ProduceBatcher,
   type ProduceBatcherOptions,
 } from "../../src/api/produce-batcher.ts";
-import type { OutgoingMessage } from "../../src/kafka/client.ts";
+import { type OutgoingMessage, recordBytesMax } from "../../src/kafka/client.ts";
 
 interface Sent {
   messages: OutgoingMessage[];
@@ -20,6 +20,7 @@ function harness(options: Partial<Omit<ProduceBatcherOptions, "send">> = {}) {
   const batcher = new ProduceBatcher({
     lingerMs: 20,
     batchMessagesMax: 100,
+    requestBytesMax: 1_000_000,
     inFlightMax: 1,
     queuedMessagesMax: 1000,
     // Longer than the test run: submits some tests leave unanswered must not
@@ -235,4 +236,72 @@ test("each submit has its own deadline: one submitted later fails later, one ans
   expect(earlyMs).toBeGreaterThanOrEqual(99);
   expect(earlyMs).toBeLessThan(150);
   expect(lateMs).toBeGreaterThanOrEqual(159);
+});
+
+/** A message of about `bytes` record bytes, named by its key. */
+const sized = (n: number, bytes: number): OutgoingMessage => ({
+  topic: "t",
+  key: Buffer.from(`k${n}`),
+  value: Buffer.alloc(bytes - recordBytesMax({ topic: "t", key: Buffer.from(`k${n}`), value: Buffer.alloc(0) })),
+});
+const keys = (s: Sent | undefined) => s?.messages.map((m) => String(m.key));
+const requestBytes = (s: Sent | undefined) => (s?.messages ?? []).reduce((sum, m) => sum + recordBytesMax(m), 0);
+
+test("a submit whose records outgrow requestBytesMax is split into requests that fit, in order; it resolves once all are acknowledged", async () => {
+  const { batcher, sent } = harness({ requestBytesMax: 1000, lingerMs: 0 });
+  let outcome = "waiting";
+  const submitted = settled(batcher.submit(Array.from({ length: 10 }, (_, i) => sized(i, 240)))).then((s) => {
+    outcome = s;
+  });
+  for (const expected of [
+    ["k0", "k1", "k2", "k3"],
+    ["k4", "k5", "k6", "k7"],
+    ["k8", "k9"],
+  ]) {
+    await nextTurn();
+    expect(keys(sent.at(-1))).toEqual(expected);
+    expect(requestBytes(sent.at(-1))).toBeLessThanOrEqual(1000);
+    expect(outcome).toBe("waiting");
+    sent.at(-1)?.answer();
+  }
+  await submitted;
+  expect(outcome).toBe("resolved");
+  expect(batcher.requestsSent).toBe(3);
+});
+
+test("submits share a request only while it stays within requestBytesMax", async () => {
+  const { batcher, sent } = harness({ requestBytesMax: 1000, lingerMs: 1000 });
+  batcher.submit([sized(1, 240), sized(2, 240)]);
+  batcher.submit([sized(3, 240), sized(4, 240)]);
+  expect(sent.length).toBe(0); // 960 bytes wait: lingering for more
+  batcher.submit([sized(5, 240)]); // past the limit: the first two leave together
+  expect(sent.map(keys)).toEqual([["k1", "k2", "k3", "k4"]]);
+  sent[0]?.answer();
+  await Bun.sleep(5);
+  expect(batcher.queuedMessages).toBe(1);
+});
+
+test("a split submit fails with its first failed part; its parts still queued are withdrawn and never sent", async () => {
+  const { batcher, sent } = harness({ requestBytesMax: 1000, lingerMs: 0 });
+  const submitted = settled(batcher.submit(Array.from({ length: 10 }, (_, i) => sized(i, 240))));
+  await nextTurn();
+  sent[0]?.answer(new Error("broker gone"));
+  expect(await submitted).toBe("rejected: broker gone");
+  expect(batcher.queuedMessages).toBe(0);
+  batcher.submit([sized(99, 240)]);
+  await nextTurn();
+  expect(sent.map(keys)).toEqual([["k0", "k1", "k2", "k3"], ["k99"]]);
+});
+
+test("a split submit timing out with a part in flight fails as sent (parts may be written); the rest is withdrawn", async () => {
+  const { batcher, sent } = harness({ requestBytesMax: 1000, lingerMs: 0, acceptTimeoutMs: 80 });
+  const failure = (await batcher
+    .submit(Array.from({ length: 10 }, (_, i) => sized(i, 240)))
+    .catch((error: unknown) => error)) as AcceptTimeoutError;
+  expect(failure).toBeInstanceOf(AcceptTimeoutError);
+  expect(failure.sent).toBe(true);
+  expect(batcher.queuedMessages).toBe(0);
+  sent[0]?.answer();
+  await Bun.sleep(10);
+  expect(sent.length).toBe(1);
 });

@@ -1,15 +1,24 @@
 // The ingest API against a real Kafka broker: what a 202 promises, what bad
 // input gets, and that nothing reaches Kafka unless the whole request is good.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { createApp } from "../../src/api/app.ts";
 import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
 import { type RunningApi, startApi } from "../../src/api.ts";
 import { endOffsets } from "../../src/kafka/admin.ts";
-import { consume, createConsumer, createProducer, type KafkaMessage, produce } from "../../src/kafka/client.ts";
+import {
+  consume,
+  createConsumer,
+  createProducer,
+  type KafkaMessage,
+  produce,
+  produceRecordBytesMax,
+} from "../../src/kafka/client.ts";
 import { openDatabase } from "../../src/postgres/connection.ts";
 import { transactionIdForBatchElement, transactionIdForKey } from "../../src/transaction/ids.ts";
 import { decodeMessage } from "../../src/transaction/message.ts";
-import { kafkaConnection, testConfig, testTopics } from "../support/run.ts";
+import { startWorker } from "../../src/worker.ts";
+import { eventually, freshDatabase, kafkaConnection, testConfig, testTopics } from "../support/run.ts";
 
 const topics = testTopics("api");
 const config = testConfig({ port: 0, ...topics });
@@ -32,6 +41,31 @@ export const paysimRow = {
   isFraud: 0,
   isFlaggedFraud: 0,
 };
+
+/**
+ * One HTTP/1.1 request written by hand, for what fetch cannot send (a header
+ * twice); the status and the JSON body of the answer.
+ */
+async function rawPost(path: string, headers: [string, string][], body: string) {
+  const { hostname, port } = new URL(api.url);
+  const socket = connect(Number(port), hostname);
+  const head = [
+    `POST ${path} HTTP/1.1`,
+    `Host: ${hostname}`,
+    "Content-Type: application/json",
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    "Connection: close",
+    ...headers.map(([name, value]) => `${name}: ${value}`),
+  ];
+  // Written, not ended: "Connection: close" has the server close once it answered.
+  socket.write(`${head.join("\r\n")}\r\n\r\n${body}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const answer = Buffer.concat(chunks).toString("utf8");
+  const statusLine = answer.slice(0, answer.indexOf("\r\n"));
+  const answerBody = answer.slice(answer.indexOf("\r\n\r\n") + 4);
+  return { status: Number(statusLine.split(" ")[1]), body: JSON.parse(answerBody) as Record<string, unknown> };
+}
 
 function post(path: string, body: unknown, headers: Record<string, string> = {}) {
   return fetch(`${api.url}${path}`, {
@@ -169,9 +203,102 @@ describe("validation", () => {
     expect(((await response.json()) as { message: string }).message).toMatch(/idempotency-key: must be 1 to 255/);
   });
 
-  test("a body over BODY_BYTES_MAX is refused with 413", async () => {
+  test("a body over BODY_BYTES_MAX is refused with 413 and the error body naming the limit", async () => {
     const response = await post("/transactions", "x".repeat(config.bodyBytesMax + 1));
     expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({
+      error: "body_too_large",
+      message: `(body): must be at most ${config.bodyBytesMax} bytes (BODY_BYTES_MAX)`,
+      errors: [{ field: "(body)", rule: `must be at most ${config.bodyBytesMax} bytes (BODY_BYTES_MAX)` }],
+    });
+  });
+
+  test("a body without Content-Length (chunked) is counted as it arrives: over the limit, 413 with the error body", async () => {
+    const bodyBytesMax = 1024;
+    const sql = openDatabase(config.databaseUrl, { poolMax: 1 });
+    const small = createApp({
+      config: { ...config, bodyBytesMax },
+      sql,
+      batcher: api.batcher,
+      shutdown: { requested: false },
+      kafkaAnswers: async () => true,
+    });
+    const chunked = (bytes: number) =>
+      small.handle(
+        new Request("http://txlog/transactions", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: new ReadableStream({
+            start(controller) {
+              for (let sent = 0; sent < bytes; sent += 100)
+                controller.enqueue(new TextEncoder().encode(" ".repeat(100)));
+              controller.close();
+            },
+          }),
+        }),
+      );
+    const over = await chunked(bodyBytesMax + 100);
+    expect(over.status).toBe(413);
+    expect(((await over.json()) as { error: string }).error).toBe("body_too_large");
+    // Within the limit it is read and judged: blanks are no JSON.
+    expect((await chunked(bodyBytesMax - 100)).status).toBe(400);
+    await sql.end();
+  });
+
+  test("a number with more digits than a double holds is refused, not rounded: judged by the digits sent", async () => {
+    const before = await totalEnd();
+    const exact = JSON.stringify(paysimRow);
+    for (const [field, text] of [
+      ["amount", "100.0000000000000001"],
+      ["oldbalanceOrg", "170136.00000000000001"],
+      ["step", "1.0000000000000001"],
+      ["isFraud", "1.00000000000000001"],
+    ] as const) {
+      const body = exact.replace(new RegExp(`"${field}":[^,]+`), `"${field}":${text}`);
+      expect(body).toContain(text);
+      const response = await post("/transaction", body);
+      expect(response.status).toBe(422);
+      const error = (await response.json()) as { errors: { field: string }[] };
+      expect(error.errors.map((e) => e.field)).toEqual([field]);
+    }
+    const batch = `[${exact},${exact.replace(/"amount":[^,]+/, '"amount":9839.6400000000000001')}]`;
+    const refused = await post("/transactions", batch);
+    expect(refused.status).toBe(422);
+    expect(((await refused.json()) as { errors: { field: string }[] }).errors[0]?.field).toBe("[1].amount");
+    expect(await totalEnd()).toBe(before);
+  });
+
+  test("numbers that keep their digits pass as before, where a long run of digits sends the body the careful way", async () => {
+    const response = await post(
+      "/transaction",
+      JSON.stringify({ ...paysimRow, nameOrig: "C12345678901234567890" }).replace(/"amount":[^,]+/, '"amount":1.50e2'),
+    );
+    expect(response.status).toBe(202);
+    const { transactionId } = (await response.json()) as { transactionId: string };
+    const decoded = decodeMessage((await readFromTopic([transactionId])).get(transactionId)?.value);
+    expect(decoded.ok && decoded.value.amount).toBe("150.00");
+    expect(decoded.ok && decoded.value.nameOrig).toBe("C12345678901234567890");
+  });
+
+  test("two Idempotency-Key headers: 400, nothing produced (they arrive joined by a comma)", async () => {
+    const before = await totalEnd();
+    const twice = await rawPost(
+      "/transaction",
+      [
+        ["Idempotency-Key", "order-1"],
+        ["Idempotency-Key", "order-2"],
+      ],
+      JSON.stringify(paysimRow),
+    );
+    expect(twice.status).toBe(400);
+    expect(twice.body.message).toMatch(/^idempotency-key: must be sent once/);
+    const once = await rawPost(
+      "/transaction",
+      [["Idempotency-Key", `order-${crypto.randomUUID()}`]],
+      JSON.stringify(paysimRow),
+    );
+    expect(once.status).toBe(202);
+    expect(await totalEnd()).toBe(before + 1n);
   });
 });
 
@@ -212,6 +339,39 @@ describe("POST /transactions", () => {
     expect(tooMany.status).toBe(422);
   });
 
+  test("10,000 rows from one account, more than one produce request may hold: 202, every row stored in order", async () => {
+    const account = `C${Date.now()}`;
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ ...paysimRow, nameOrig: account, amount: `${i}.01` }));
+    const requestsBefore = api.batcher.requestsSent;
+    const response = await post("/transactions", rows);
+    expect(response.status).toBe(202);
+    const { transactionIds } = (await response.json()) as { transactionIds: string[] };
+    expect(transactionIds.length).toBe(10_000);
+    // One account, one partition: the split is by bytes, not by partition.
+    expect(api.batcher.requestsSent - requestsBefore).toBeGreaterThan(1);
+
+    const db = await freshDatabase("api_large_batch");
+    const worker = await startWorker(
+      testConfig({ ...topics, groupId: `${topics.groupId}-large`, databaseUrl: db.url }),
+      { log: () => {} },
+    );
+    try {
+      const stored = await eventually(
+        async () => {
+          const found =
+            await db.sql`SELECT transaction_id FROM transactions WHERE name_orig = ${account} ORDER BY kafka_offset`;
+          return found.length === rows.length ? found.map((row) => row.transaction_id as string) : undefined;
+        },
+        60_000,
+        "the batch stored",
+      );
+      expect(stored).toEqual(transactionIds);
+    } finally {
+      await worker.stop();
+      await db.drop();
+    }
+  }, 120_000);
+
   test("an Idempotency-Key gives element i the id of key:i", async () => {
     const key = `batch-${crypto.randomUUID()}`;
     const response = await post("/transactions", [paysimRow, paysimRow], { "idempotency-key": key });
@@ -231,6 +391,7 @@ function appWithBrokers(brokers: string[], acceptTimeoutMs: number, producerTime
     send: (messages) => produce(producer, messages),
     lingerMs: 1,
     batchMessagesMax: 10,
+    requestBytesMax: produceRecordBytesMax(badConfig.messageBytesMax),
     inFlightMax: 1,
     queuedMessagesMax: 100,
     acceptTimeoutMs,
@@ -269,6 +430,25 @@ test("when Kafka cannot take the write in time: 503 with Retry-After, never 202"
   const health = await app.handle(new Request("http://txlog/health"));
   expect(health.status).toBe(503);
   expect(((await health.json()) as { message: string }).message).toBe("Kafka not answering");
+  await close();
+}, 30_000);
+
+test("every 503 of a batch lists its ids, to retry with the same Idempotency-Key or look each up", async () => {
+  const { app, close } = appWithBrokers(["127.0.0.1:1"], 500, 300);
+  const key = `batch-${crypto.randomUUID()}`;
+  const response = await app.handle(
+    new Request("http://txlog/transactions", {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": key },
+      body: JSON.stringify([paysimRow, paysimRow, paysimRow]),
+    }),
+  );
+  expect(response.status).toBe(503);
+  expect(response.headers.get("retry-after")).toBe("1");
+  const body = (await response.json()) as { error: string; message: string; transactionIds: string[] };
+  expect(body.error).toBe("kafka_unavailable");
+  expect(body.transactionIds).toEqual([0, 1, 2].map((i) => transactionIdForBatchElement(key, i)));
+  expect(body.message).toMatch(/retry/);
   await close();
 }, 30_000);
 

@@ -9,17 +9,33 @@ const config = testConfig();
 const connection = kafkaConnection(config);
 const topics = testTopics("admin");
 
-test("txlog's topics carry the configured replication, min.insync.replicas and no unclean leader election", async () => {
+test("txlog's topics carry the configured replication, min.insync.replicas, max.message.bytes and no unclean leader election", async () => {
   const specs = txlogTopics({ ...config, ...topics, topicPartitions: 2 });
+  const maxMessageBytes = config.messageBytesMax;
   expect(specs).toEqual([
-    { name: topics.topic, partitions: 2, replicationFactor: 1, minInsyncReplicas: 1 },
-    { name: topics.dlqTopic, partitions: 1, replicationFactor: 1, minInsyncReplicas: 1 },
+    { name: topics.topic, partitions: 2, replicationFactor: 1, minInsyncReplicas: 1, maxMessageBytes },
+    { name: topics.dlqTopic, partitions: 1, replicationFactor: 1, minInsyncReplicas: 1, maxMessageBytes },
   ]);
   await ensureTopics(connection, specs);
   const found = await topicSettings(connection, [topics.topic, topics.dlqTopic]);
   for (const name of [topics.topic, topics.dlqTopic]) {
-    expect(found.get(name)).toEqual({ replicationFactor: 1, minInsyncReplicas: 1, uncleanLeaderElection: false });
+    expect(found.get(name)).toEqual({
+      replicationFactor: 1,
+      minInsyncReplicas: 1,
+      uncleanLeaderElection: false,
+      maxMessageBytes,
+    });
   }
+});
+
+test("an existing topic taking smaller messages than KAFKA_MESSAGE_BYTES_MAX is refused: requests sized for it would fail there", async () => {
+  const name = `${topics.topic}.small`;
+  await ensureTopics(connection, [{ name, partitions: 1, maxMessageBytes: 100_000 }]);
+  await expect(ensureTopics(connection, [{ name, partitions: 1, maxMessageBytes: 100_001 }])).rejects.toThrow(
+    `topic ${name} has max.message.bytes 100000, wanted 100001 or more (KAFKA_MESSAGE_BYTES_MAX)`,
+  );
+  // More than wanted is fine.
+  await ensureTopics(connection, [{ name, partitions: 1, maxMessageBytes: 99_999 }]);
 });
 
 test("an existing topic with fewer replicas than configured is refused, naming topic, found and wanted", async () => {

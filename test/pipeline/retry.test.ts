@@ -45,3 +45,22 @@ test("retrying: fatal errors are thrown at once; others are retried until the at
   );
   expect(await given).toBeUndefined();
 });
+
+test("retrying: giveUp turns a failure retrying cannot fix into the error thrown, after the tries it allows", async () => {
+  let calls = 0;
+  const attempt = async () => {
+    calls++;
+    throw new Error("refused");
+  };
+  const given = retrying(attempt, {
+    backoffMsMin: 1,
+    backoffMsMax: 2,
+    signal: new AbortController().signal,
+    isFatal: () => false,
+    giveUp: (error, failures) =>
+      failures >= 3 ? new Error(`gave up after ${failures}: ${(error as Error).message}`) : undefined,
+    onFailure: () => {},
+  });
+  await expect(given).rejects.toThrow("gave up after 3: refused");
+  expect(calls).toBe(3);
+});

@@ -1,9 +1,10 @@
 // The worker against the real broker and PostgreSQL: each test has its own
 // topic, consumer group and database, and runs the worker in-process.
 import { afterAll, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { createApp } from "../../src/api/app.ts";
 import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
-import { committedOffsets, endOffsets } from "../../src/kafka/admin.ts";
+import { committedOffsets, endOffsets, ensureTopics, setTopicConfig, txlogTopics } from "../../src/kafka/admin.ts";
 import {
   consume,
   createConsumer,
@@ -11,7 +12,11 @@ import {
   type KafkaMessage,
   type OutgoingMessage,
   produce,
+  produceChunks,
+  produceRecordBytesMax,
+  recordBatchHeaderBytes,
 } from "../../src/kafka/client.ts";
+import { deadLetterRefusedTriesMax } from "../../src/pipeline/batch-writer.ts";
 import { dlqHeaders } from "../../src/pipeline/dead-letters.ts";
 import type { Config } from "../../src/runtime/config.ts";
 import { withTimeout } from "../../src/runtime/timeout.ts";
@@ -44,11 +49,22 @@ interface Setup {
   worker: WorkerHandle;
 }
 
-/** A worker of its own: topic, DLQ, group and database named after the test. */
-async function setup(name: string, overrides: Partial<Config> = {}): Promise<Setup> {
+/**
+ * A worker of its own: topic, DLQ, group and database named after the test.
+ * `before` runs once the topics exist, before the worker starts.
+ */
+async function setup(
+  name: string,
+  overrides: Partial<Config> = {},
+  before?: (config: Config, db: TestDatabase) => Promise<void>,
+): Promise<Setup> {
   const db = await freshDatabase(name.replaceAll("-", "_"));
   cleanups.push(() => db.drop());
   const config = testConfig({ ...testTopics(name), databaseUrl: db.url, batchLingerMs: 20, ...overrides });
+  if (before !== undefined) {
+    await ensureTopics(connection, txlogTopics(config));
+    await before(config, db);
+  }
   const logs: string[] = [];
   const worker = await startWorker(config, { log: (line) => logs.push(line) });
   cleanups.push(() => worker.stop());
@@ -365,6 +381,7 @@ test("every poison message that carries an id ends Rejected: recorded with its r
       inFlightMax: 1,
       queuedMessagesMax: 1,
       acceptTimeoutMs: 1000,
+      requestBytesMax: 1024 * 1024,
     }),
     shutdown: { requested: false },
     kafkaAnswers: async () => true,
@@ -390,3 +407,143 @@ test("every poison message that carries an id ends Rejected: recorded with its r
     (first.body.rejections as { transactionId: string }[])[0]?.transactionId,
   );
 }, 30_000);
+
+/** Messages on `topic` (every partition), by its end offsets. */
+async function messageCount(topic: string): Promise<bigint> {
+  return [...(await endOffsets(connection, topic)).values()].reduce((a, b) => a + b, 0n);
+}
+
+/** Produces `messages` in requests the topic takes (one would be too large). */
+async function produceAll(config: Config, messages: OutgoingMessage[]): Promise<void> {
+  for (const chunk of produceChunks(messages, produceRecordBytesMax(config.messageBytesMax))) {
+    await produce(producer, chunk);
+  }
+}
+
+test("5,000 poison messages in one batch all reach the DLQ in requests that fit; the partition keeps moving", async () => {
+  const poisonCount = 5000;
+  const good = Array.from({ length: 50 }, () => accepted());
+  const poison = Array.from({ length: poisonCount }, (_, i) => {
+    const bad = message("", accepted({ type: "STEAL" as "PAYMENT" }));
+    return { ...bad, key: Buffer.from(`poison-${i}`) };
+  });
+  // Produced before the worker starts, so its first batch holds them all:
+  // one produce request for their dead letters would be over 2 MB.
+  const { config, db, worker } = await setup(
+    "worker-poison-flood",
+    {
+      topicPartitions: 1,
+      batchRowsMax: poisonCount + good.length,
+      batchBytesMax: 64 * 1024 * 1024,
+      batchLingerMs: 2000,
+    },
+    async (config) => {
+      const mixed: OutgoingMessage[] = poison.map((m) => ({ ...m, topic: config.topic }));
+      for (const [i, t] of good.entries()) mixed.splice(i * 100, 0, message(config.topic, t));
+      await produceAll(config, mixed);
+    },
+  );
+  await drained(config, 60_000);
+  expect(await rowCount(db)).toBe(good.length);
+  expect(worker.stats.deadLettered).toBe(poisonCount);
+  expect(worker.stats.batches).toBe(1);
+  // Each dead letter once: the requests were cut, none failed and was sent again.
+  expect(await messageCount(config.dlqTopic)).toBe(BigInt(poisonCount));
+  const [first] = await readTopic(config.dlqTopic, 1);
+  expect(first?.headers.get(dlqHeaders.reason)).toContain("type: must be one of");
+
+  // Not stuck: a transaction produced after them is stored within the bound.
+  const after = accepted();
+  await produce(producer, [message(config.topic, after)]);
+  await eventually(
+    async () =>
+      (await db.sql`SELECT 1 FROM transactions WHERE transaction_id = ${after.transactionId}`).length
+        ? true
+        : undefined,
+    10_000,
+    "the transaction after the poison stored",
+  );
+}, 120_000);
+
+test("a dead letter too large for the DLQ's record batches is cut to fit, marked, with the whole value's SHA-256", async () => {
+  const { config, worker } = await setup("worker-dlq-cut", { topicPartitions: 1 });
+  const key = Buffer.from("k-huge");
+  // As large as the topic takes: with the dead-letter headers added, more than the DLQ takes.
+  const value = Buffer.alloc(config.messageBytesMax - recordBatchHeaderBytes - 64 - key.length, "x");
+  value[0] = 0x7b; // "{": read as JSON, and refused as such
+  await produce(producer, [{ topic: config.topic, key, value, headers: { trace: "t-1" } }]);
+  await drained(config);
+  expect(worker.stats.deadLettered).toBe(1);
+
+  const [letter] = await readTopic(config.dlqTopic, 1);
+  expect(letter?.key.equals(key)).toBe(true);
+  expect(letter?.headers.get(dlqHeaders.cut)).toBe("value");
+  expect(letter?.headers.get(dlqHeaders.valueSha256)).toBe(createHash("sha256").update(value).digest("hex"));
+  expect(letter?.headers.get(dlqHeaders.valueBytes)).toBe(String(value.length));
+  expect(letter?.headers.get(dlqHeaders.reason)).toBe("(message): is not valid JSON");
+  expect(letter?.headers.get(dlqHeaders.sourceOffset)).toBe("0");
+  expect(letter?.headers.get("trace")).toBe("t-1");
+  const kept = letter?.value as Buffer;
+  expect(kept.length).toBeLessThan(value.length);
+  expect(kept.length).toBeGreaterThan(value.length - 4096);
+  expect(kept.equals(value.subarray(0, kept.length))).toBe(true);
+}, 60_000);
+
+test("a dead-letter produce Kafka refuses for its size stops the worker after a bounded number of tries, nothing committed", async () => {
+  const { config, db, worker, logs } = await setup("worker-dlq-refused", {
+    topicPartitions: 1,
+    retryBackoffMsMax: 200,
+  });
+  // The DLQ changed under the running worker: smaller than its records.
+  await setTopicConfig(connection, config.dlqTopic, "max.message.bytes", "1024");
+  await produce(producer, [
+    message(config.topic, accepted()),
+    { topic: config.topic, key: Buffer.from("k-big"), value: Buffer.alloc(4096, "x") },
+  ]);
+  const failure = await withTimeout(
+    worker.done.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    30_000,
+    "worker stop",
+  );
+  expect((failure as Error)?.message).toContain(
+    `Kafka refused the dead letters ${deadLetterRefusedTriesMax} times with MESSAGE_TOO_LARGE`,
+  );
+  expect(logs.filter((line) => line.startsWith("dead-letter produce failed")).length).toBe(
+    deadLetterRefusedTriesMax - 1,
+  );
+  expect(await committedOffsets(connection, config.groupId, config.topic)).toEqual(new Map());
+  expect(await rowCount(db)).toBe(1);
+}, 60_000);
+
+test("PostgreSQL refusing most of a batch with one SQLSTATE (a schema mistake) stops the worker naming it; nothing is committed or dead-lettered", async () => {
+  const { config, db, worker } = await setup(
+    "worker-schema-mistake",
+    { topicPartitions: 1, batchLingerMs: 1000 },
+    async (_config, db) => {
+      await db.sql`ALTER TABLE transactions ADD CONSTRAINT refuses_every_row CHECK (amount < 0)`;
+    },
+  );
+  await produce(
+    producer,
+    Array.from({ length: 20 }, () => message(config.topic, accepted())),
+  );
+  const failure = await withTimeout(
+    worker.done.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    30_000,
+    "worker stop",
+  );
+  expect((failure as Error)?.name).toBe("SystematicRefusalError");
+  expect((failure as Error).message).toMatch(
+    /^PostgreSQL refused 11 of 20 rows with SQLSTATE 23514 \(23514 new row .*refuses_every_row/,
+  );
+  expect(worker.stats.deadLettered).toBe(0);
+  expect(await committedOffsets(connection, config.groupId, config.topic)).toEqual(new Map());
+  expect(await messageCount(config.dlqTopic)).toBe(0n);
+  expect(await rowCount(db)).toBe(0);
+}, 60_000);

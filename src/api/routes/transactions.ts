@@ -13,15 +13,19 @@ import {
   TransactionInput,
 } from "../../transaction/rules.ts";
 import { invalid, RequestError } from "../errors.ts";
-import { handOver } from "../hand-over.ts";
+import { handOver, type Outcome } from "../hand-over.ts";
 import { refuseKeyReuse } from "../idempotency.ts";
+import { readBody } from "../json-body.ts";
 import {
   Accepted,
   AcceptedBatch,
+  BatchUnavailable,
   ErrorBody,
   IdempotencyKey,
+  idempotencyKeyOnceRule,
   idempotencyKeyPattern,
   idempotencyKeyRule,
+  idempotencyKeySeparator,
   RejectedTransaction,
   StoredTransaction,
   TransactionIdParams,
@@ -41,6 +45,7 @@ const shuttingDown = {
   message:
     "this API instance is stopping and takes no new transactions; nothing was accepted, retry (another instance)",
 };
+const shuttingDownOutcome: Outcome = { ok: false, status: 503, body: shuttingDown };
 
 /**
  * The Idempotency-Key header, checked here rather than by an Elysia headers
@@ -52,6 +57,12 @@ function idempotencyKey(request: Request): string | undefined {
   if (key === null) return undefined;
   if (!idempotencyKeyPattern.test(key)) {
     throw new RequestError(400, invalid([{ field: "idempotency-key", rule: idempotencyKeyRule }], "invalid_headers"));
+  }
+  if (key.includes(idempotencyKeySeparator)) {
+    throw new RequestError(
+      400,
+      invalid([{ field: "idempotency-key", rule: idempotencyKeyOnceRule }], "invalid_headers"),
+    );
   }
   return key;
 }
@@ -74,6 +85,10 @@ function accepted(transaction: Transaction, transactionId: string, acceptedAt: s
 }
 
 export function transactionRoutes({ config, sql, batcher, shutdown }: TransactionRoutesDeps) {
+  // Bodies are read by readBody: at most BODY_BYTES_MAX, numbers judged by
+  // the digits sent; a body of another type is text, refused as no JSON.
+  const parse = ({ request }: { request: Request }, contentType: string) =>
+    readBody(request, contentType, config.bodyBytesMax);
   return new Elysia({ name: "transactions", normalize: false })
     .post(
       "/transaction",
@@ -98,7 +113,8 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
         return status(202, { transactionId, status: "pending" as const });
       },
       {
-        response: { 202: Accepted, 400: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        parse,
+        response: { 202: Accepted, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 422: ErrorBody, 503: ErrorBody },
         detail: {
           ...postDocs(TransactionInput),
           summary: "Log one transaction",
@@ -111,10 +127,6 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
     .post(
       "/transactions",
       async ({ body, request, set, status }) => {
-        if (shutdown.requested) {
-          set.headers["retry-after"] = "1";
-          return status(503, shuttingDown);
-        }
         const key = idempotencyKey(request);
         const checked = checkBatch(body, config.requestTransactionsMax);
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
@@ -131,20 +143,30 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
             checked.value,
           );
         }
-        const outcome = await handOver(config, batcher, transactions);
+        const transactionIds = transactions.map((tx) => tx.transactionId);
+        // Checked after the ids are known: every 503 of a batch lists them.
+        const outcome = shutdown.requested ? shuttingDownOutcome : await handOver(config, batcher, transactions);
         if (!outcome.ok) {
           set.headers["retry-after"] = "1";
-          return status(503, outcome.body);
+          return status(503, { error: outcome.body.error, message: outcome.body.message, transactionIds });
         }
-        return status(202, { transactionIds: transactions.map((tx) => tx.transactionId), status: "pending" as const });
+        return status(202, { transactionIds, status: "pending" as const });
       },
       {
-        response: { 202: AcceptedBatch, 400: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody },
+        parse,
+        response: {
+          202: AcceptedBatch,
+          400: ErrorBody,
+          409: ErrorBody,
+          413: ErrorBody,
+          422: ErrorBody,
+          503: BatchUnavailable,
+        },
         detail: {
           ...postDocs(t.Array(TransactionInput, { minItems: 1, maxItems: config.requestTransactionsMax })),
-          summary: `Log up to ${config.requestTransactionsMax} transactions, all or none`,
+          summary: `Log up to ${config.requestTransactionsMax} transactions, all valid or none accepted`,
           description:
-            "Every element must be valid or none is accepted. All go to Kafka in one produce request; 202 lists the ids in order. With Idempotency-Key K, element i gets an id derived from (K, i) in a namespace of its own; a key already used for other transactions answers 409.",
+            "Every element must be valid or none is accepted. 202 lists the ids in order, once Kafka acknowledged every one. A batch larger than a produce request may hold (KAFKA_MESSAGE_BYTES_MAX) goes in several, so a 503 may come after some of it was written: it lists every id (transactionIds), and a retry with the same Idempotency-Key writes no second row of those. With Idempotency-Key K, element i gets an id derived from (K, i) in a namespace of its own; a key already used for other transactions answers 409.",
           tags: ["transactions"],
         },
       },
