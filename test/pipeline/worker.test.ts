@@ -107,6 +107,14 @@ async function drained(config: Config, timeoutMs = 20_000): Promise<Map<number, 
   );
 }
 
+/** drained(), but failing at once with the worker's own error should it stop first. */
+function drainedWhileRunning(worker: WorkerHandle, config: Config, timeoutMs?: number): Promise<Map<number, bigint>> {
+  const stopped = worker.done.then(() => {
+    throw new Error("the worker stopped");
+  });
+  return Promise.race([drained(config, timeoutMs), stopped]);
+}
+
 /** The first `count` messages of `topic`, read by a throwaway group. */
 async function readTopic(topic: string, count: number): Promise<KafkaMessage[]> {
   const consumer = createConsumer(connection, { groupId: `${topic}-reader` });
@@ -443,7 +451,7 @@ test("5,000 poison messages in one batch all reach the DLQ in requests that fit;
       await produceAll(config, mixed);
     },
   );
-  await drained(config, 60_000);
+  await drainedWhileRunning(worker, config, 60_000);
   expect(await rowCount(db)).toBe(good.length);
   expect(worker.stats.deadLettered).toBe(poisonCount);
   expect(worker.stats.batches).toBe(1);
@@ -472,7 +480,7 @@ test("a dead letter too large for the DLQ's record batches is cut to fit, marked
   const value = Buffer.alloc(config.messageBytesMax - recordBatchHeaderBytes - 64 - key.length, "x");
   value[0] = 0x7b; // "{": read as JSON, and refused as such
   await produce(producer, [{ topic: config.topic, key, value, headers: { trace: "t-1" } }]);
-  await drained(config);
+  await drainedWhileRunning(worker, config);
   expect(worker.stats.deadLettered).toBe(1);
 
   const [letter] = await readTopic(config.dlqTopic, 1);
