@@ -4,8 +4,9 @@
 import { createApp } from "./api/app.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
-import { ensureTopics, kafkaAnswers, txlogTopics } from "./kafka/admin.ts";
+import { kafkaAnswers } from "./kafka/admin.ts";
 import { createProducer, type KafkaConnection, produce, produceRecordBytesMax } from "./kafka/client.ts";
+import { ensureTopics, txlogTopics } from "./kafka/topics.ts";
 import { ensureDatabase, openDatabase } from "./postgres/connection.ts";
 import { migrate } from "./postgres/migrate.ts";
 import type { Config } from "./runtime/config.ts";

@@ -6,7 +6,6 @@
 // until the broker answers. It reads from the committed offsets: what was
 // dropped comes again, and what was written is found already present.
 
-import { ensureTopics, TopicSettingsError, txlogTopics } from "../kafka/admin.ts";
 import {
   commitOffsets,
   consume,
@@ -15,6 +14,7 @@ import {
   type KafkaConsumer,
   type KafkaStream,
 } from "../kafka/client.ts";
+import { ensureTopics, TopicSettingsError, txlogTopics } from "../kafka/topics.ts";
 import type { Config } from "../runtime/config.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { withTimeout } from "../runtime/timeout.ts";

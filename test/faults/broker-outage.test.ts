@@ -9,9 +9,10 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBroker, freePort, type LocalBroker } from "../../scripts/broker.ts";
+import { reconcile } from "../../src/reconcile.ts";
 import { transactionIdForKey } from "../../src/transaction/ids.ts";
 import { killBroker, paymentBody, processEnv, startProcess, type TxlogProcess } from "../support/processes.ts";
-import { eventually, freshDatabase, type TestDatabase, testTopics } from "../support/run.ts";
+import { eventually, freshDatabase, type TestDatabase, testConfig, testTopics } from "../support/run.ts";
 
 const acceptTimeoutMs = 2000;
 /** How long the broker stays dead, milliseconds. */
@@ -168,4 +169,8 @@ test("Kafka killed for 15 s under load: 503 and never 202 meanwhile, the worker 
   expect(worker.alive()).toBe(true);
   expect(worker.output.text).toMatch(/worker: degraded/);
   await eventually(async () => ((await fetch(`${workerUrl}/ready`)).status === 200 ? true : undefined), 30_000);
+  const proof = await reconcile(
+    testConfig({ ...testTopics("fault-broker"), kafkaBrokers: [brokerAddress], databaseUrl: db.url }),
+  );
+  expect(proof.ok).toBe(true);
 }, 300_000);

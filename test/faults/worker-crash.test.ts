@@ -5,8 +5,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { freePort } from "../../scripts/broker.ts";
 import { committedOffsets, endOffsets } from "../../src/kafka/admin.ts";
+import { reconcile } from "../../src/reconcile.ts";
 import { processEnv, startProcess, type TxlogProcess } from "../support/processes.ts";
-import { eventually, freshDatabase, kafkaConnection, type TestDatabase, testTopics } from "../support/run.ts";
+import {
+  eventually,
+  freshDatabase,
+  kafkaConnection,
+  type TestDatabase,
+  testConfig,
+  testTopics,
+} from "../support/run.ts";
 
 const transactions = 50_000;
 const requestRows = 500;
@@ -123,4 +131,8 @@ test("kill -9 the worker at 5 random moments of a 50,000 replay: exactly one row
       : undefined;
   }, 60_000);
   expect(workers.length).toBe(kills + 1);
+  // And the proof over the Kafka log itself: every message is stored or rejected.
+  const proof = await reconcile(testConfig({ ...topics, databaseUrl: db.url }));
+  expect(proof.ok).toBe(true);
+  expect(proof.partitions.reduce((sum, p) => sum + p.stored, 0)).toBe(transactions);
 }, 400_000);

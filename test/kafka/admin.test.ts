@@ -2,7 +2,8 @@
 // creates topics with, and the topics it refuses. The three-node cases are in
 // test/scripts/cluster.test.ts.
 import { expect, test } from "bun:test";
-import { ensureTopics, liveBrokerIds, TopicSettingsError, topicSettings, txlogTopics } from "../../src/kafka/admin.ts";
+import { liveBrokerIds } from "../../src/kafka/admin.ts";
+import { ensureTopics, TopicSettingsError, topicSettings, txlogTopics } from "../../src/kafka/topics.ts";
 import { kafkaConnection, testConfig, testTopics } from "../support/run.ts";
 
 const config = testConfig();

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { ensureTopics, kafkaAnswers } from "../../src/kafka/admin.ts";
+import { kafkaAnswers } from "../../src/kafka/admin.ts";
 import {
   commitOffsets,
   consume,
@@ -8,6 +8,7 @@ import {
   type KafkaMessage,
   produce,
 } from "../../src/kafka/client.ts";
+import { ensureTopics } from "../../src/kafka/topics.ts";
 import { loadConfig } from "../../src/runtime/config.ts";
 
 const config = loadConfig();

@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createApp } from "../../src/api/app.ts";
 import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
-import { committedOffsets, endOffsets, ensureTopics, setTopicConfig, txlogTopics } from "../../src/kafka/admin.ts";
+import { committedOffsets, endOffsets } from "../../src/kafka/admin.ts";
 import {
   consume,
   createConsumer,
@@ -16,6 +16,7 @@ import {
   produceRecordBytesMax,
   recordBatchHeaderBytes,
 } from "../../src/kafka/client.ts";
+import { ensureTopics, setTopicConfig, txlogTopics } from "../../src/kafka/topics.ts";
 import { deadLetterRefusedTriesMax } from "../../src/pipeline/batch-writer.ts";
 import { dlqHeaders } from "../../src/pipeline/dead-letters.ts";
 import type { Config } from "../../src/runtime/config.ts";
