@@ -12,6 +12,7 @@ import type { ProduceBatcher } from "./produce-batcher.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { rejectionRoutes } from "./routes/rejections.ts";
 import { reportRoutes } from "./routes/reports.ts";
+import { transactionStatusRoutes } from "./routes/transaction-status.ts";
 import { transactionRoutes } from "./routes/transactions.ts";
 
 export interface ApiDeps {
@@ -129,6 +130,7 @@ export function createApp(deps: ApiDeps) {
         return { error: "internal", message: "internal error; nothing was accepted by this request" };
       })
       .use(transactionRoutes(deps))
+      .use(transactionStatusRoutes(deps.sql))
       .use(reportRoutes(deps.sql))
       .use(rejectionRoutes(deps.sql))
       .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }))

@@ -2,7 +2,6 @@
 // A 202 is answered only after Kafka acknowledged the write (acks=all).
 import { Elysia, type TSchema, t } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
-import { findRejection } from "../../postgres/rejections.ts";
 import type { Config } from "../../runtime/config.ts";
 import { newTransactionId, transactionIdForBatchElement, transactionIdForKey } from "../../transaction/ids.ts";
 import {
@@ -26,12 +25,8 @@ import {
   idempotencyKeyPattern,
   idempotencyKeyRule,
   idempotencyKeySeparator,
-  RejectedTransaction,
-  StoredTransaction,
-  TransactionIdParams,
 } from "../models.ts";
 import type { ProduceBatcher } from "../produce-batcher.ts";
-import { findTransaction } from "../reads.ts";
 
 export interface TransactionRoutesDeps {
   config: Config;
@@ -167,28 +162,6 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
           summary: `Log up to ${config.requestTransactionsMax} transactions, all valid or none accepted`,
           description:
             "Every element must be valid or none is accepted. 202 lists the ids in order, once Kafka acknowledged every one. A batch larger than a produce request may hold (KAFKA_MESSAGE_BYTES_MAX) goes in several, so a 503 may come after some of it was written: it lists every id (transactionIds), and a retry with the same Idempotency-Key writes no second row of those. With Idempotency-Key K, element i gets an id derived from (K, i) in a namespace of its own; a key already used for other transactions answers 409.",
-          tags: ["transactions"],
-        },
-      },
-    )
-    .get(
-      "/transactions/:id",
-      async ({ params, status }) => {
-        const stored = await findTransaction(sql, params.id);
-        if (stored !== undefined) return stored;
-        const rejected = await findRejection(sql, params.id);
-        if (rejected !== undefined) return rejected;
-        return status(404, {
-          error: "not_found",
-          message: `nothing is recorded for id ${params.id} yet; an accepted transaction appears here as Completed or Rejected once the worker has handled it`,
-        });
-      },
-      {
-        params: TransactionIdParams,
-        response: { 200: t.Union([StoredTransaction, RejectedTransaction]), 404: ErrorBody, 422: ErrorBody },
-        detail: {
-          summary: "The final status of a transaction: Completed (the stored row) or Rejected (with the reason)",
-          description: "404 only while the worker has recorded nothing for the id.",
           tags: ["transactions"],
         },
       },
