@@ -11,7 +11,6 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { freePort } from "../scripts/broker.ts";
-import { ensureTopics } from "../src/kafka/admin.ts";
 import {
   consume,
   createConsumer,
@@ -21,6 +20,7 @@ import {
   type OutgoingMessage,
   produce,
 } from "../src/kafka/client.ts";
+import { ensureTopics } from "../src/kafka/topics.ts";
 import type { Sql } from "../src/postgres/connection.ts";
 import { copyRow } from "../src/postgres/copy-text.ts";
 import { copyColumns } from "../src/postgres/stored-row.ts";
