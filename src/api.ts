@@ -27,13 +27,15 @@ export interface RunningApi extends Running {
  */
 const serverBodyBytesMax = Number.MAX_SAFE_INTEGER;
 
+/** How often a stopping API looks whether its requests in flight are answered, milliseconds. */
+const requestsPollMs = 5;
 /** Time past ACCEPT_TIMEOUT_MS that requests in flight get to be answered on stop, milliseconds. */
 const requestsFinishMsExtra = 1000;
 
 /** Until the server has no request in flight (each answered and written), or `timeoutMs` passed. */
 async function waitForRequests(server: { pendingRequests: number } | null, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (server !== null && server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(5);
+  while (server !== null && server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(requestsPollMs);
 }
 
 export async function startApi(config: Config): Promise<RunningApi> {

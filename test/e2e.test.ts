@@ -1,8 +1,7 @@
 // The whole way: API process -> real Kafka -> worker process -> PostgreSQL ->
 // reports. The API and the worker run as `bun run` would start them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { type Subprocess, spawn } from "bun";
+import type { Subprocess } from "bun";
 import { paysimRows } from "../data/generate.ts";
 import { freePort } from "../scripts/broker.ts";
 import type { StoredTransaction } from "../src/postgres/stored-row.ts";
@@ -10,9 +9,9 @@ import { defaultSeedFile, seed } from "../src/seed.ts";
 import { transactionIdForKey } from "../src/transaction/ids.ts";
 import { readPaySimCsv } from "../src/transaction/paysim-csv.ts";
 import type { Transaction } from "../src/transaction/rules.ts";
+import { startProcess as startTxlogProcess } from "./support/processes.ts";
 import { eventually, freshDatabase, type TestDatabase, testConfig, testTopics } from "./support/run.ts";
 
-const root = join(import.meta.dir, "..");
 const topics = testTopics("e2e");
 let db: TestDatabase;
 let env: Record<string, string>;
@@ -21,21 +20,9 @@ const processes: Subprocess[] = [];
 
 /** A txlog process as a deployment starts it, with its output kept for assertions. */
 function startProcess(file: string, extraEnv: Record<string, string> = {}) {
-  const child = spawn(["bun", "run", file], {
-    cwd: root,
-    env: { ...env, ...extraEnv },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  processes.push(child);
-  const output = { text: "" };
-  for (const stream of [child.stdout, child.stderr]) {
-    void (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) output.text += decoder.decode(chunk, { stream: true });
-    })();
-  }
-  return { child, output };
+  const started = startTxlogProcess(file, { ...env, ...extraEnv });
+  processes.push(started.child);
+  return started;
 }
 
 beforeAll(async () => {

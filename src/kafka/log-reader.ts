@@ -4,6 +4,11 @@
 import { deleteGroups, endOffsets } from "./admin.ts";
 import { consume, createConsumer, type KafkaConnection, type KafkaMessage } from "./client.ts";
 
+/** Bytes one fetch of the read may carry: a whole-log read wants large fetches. */
+const readFetchBytesMax = 8 * 1024 * 1024;
+/** Messages the stream buffers ahead of the reader at most. */
+const readBufferedMessagesMax = 8192;
+
 export interface LogReadOptions {
   connection: KafkaConnection;
   topic: string;
@@ -20,9 +25,9 @@ export async function readLog(options: LogReadOptions): Promise<Map<number, bigi
   const ends = await endOffsets(options.connection, options.topic);
   const remaining = new Set([...ends].filter(([, end]) => end > 0n).map(([partition]) => partition));
   if (remaining.size === 0) return ends;
-  const consumer = createConsumer(options.connection, { groupId: options.groupId, fetchBytesMax: 8 * 1024 * 1024 });
+  const consumer = createConsumer(options.connection, { groupId: options.groupId, fetchBytesMax: readFetchBytesMax });
   try {
-    const stream = await consume(consumer, [options.topic], 8192);
+    const stream = await consume(consumer, [options.topic], readBufferedMessagesMax);
     let idleTimer: ReturnType<typeof setTimeout> | undefined;
     const idle = () => {
       clearTimeout(idleTimer);

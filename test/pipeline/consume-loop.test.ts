@@ -12,6 +12,7 @@ import {
   startConsumeLoop,
 } from "../../src/pipeline/consume-loop.ts";
 import { PartitionOwnership } from "../../src/pipeline/ownership.ts";
+import { eventually } from "../support/run.ts";
 
 const generation = 1;
 
@@ -58,14 +59,6 @@ function controlledHandler() {
   return { handler, writes, started, committedBatches };
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
-    await Bun.sleep(2);
-  }
-}
-
 function startLoop(writesInFlightMax: number) {
   const { stream, kafkaStream } = fakeStream();
   const ownership = new PartitionOwnership();
@@ -93,7 +86,7 @@ function startLoop(writesInFlightMax: number) {
 test("with two writes in flight, the second batch's offset waits until the first is written and committed", async () => {
   const { stream, loop, commits, writes, started, committedBatches } = startLoop(2);
   for (const offset of [0n, 1n, 2n, 3n]) stream.push(message(0, offset));
-  await until(() => started.length === 2, "both writes started");
+  await eventually(async () => (started.length === 2 ? true : undefined), 2000, "both writes started");
 
   // The later batch finishes first: nothing may be committed yet.
   writes[1]?.resolve(true);
@@ -102,7 +95,7 @@ test("with two writes in flight, the second batch's offset waits until the first
   expect(committedBatches).toEqual([]);
 
   writes[0]?.resolve(true);
-  await until(() => commits.length === 2, "both commits");
+  await eventually(async () => (commits.length === 2 ? true : undefined), 2000, "both commits");
   expect(commits.map((offsets) => offsets.map((o) => o.offset))).toEqual([[2n], [4n]]);
   expect(committedBatches).toEqual([0, 1]);
   await loop.stop();
@@ -111,7 +104,7 @@ test("with two writes in flight, the second batch's offset waits until the first
 test("after a batch abandoned unwritten on stop, no later batch is committed", async () => {
   const { stream, loop, commits, writes, started } = startLoop(2);
   for (const offset of [0n, 1n, 2n, 3n]) stream.push(message(1, offset));
-  await until(() => started.length === 2, "both writes started");
+  await eventually(async () => (started.length === 2 ? true : undefined), 2000, "both writes started");
   const stopped = loop.stop();
   writes[1]?.resolve(true);
   writes[0]?.resolve(false);
@@ -131,7 +124,7 @@ test("when the consumer fails, the write in flight finishes uncommitted, the ope
   const { stream, loop, commits, writes, started, committedBatches, stats } = startLoop(1);
   // Batch 0 is written; batch 1 waits for a write slot; message 4 fills batch 2.
   for (const offset of [0n, 1n, 2n, 3n, 4n]) stream.push(message(0, offset));
-  await until(() => started.length === 1, "the first write started");
+  await eventually(async () => (started.length === 1 ? true : undefined), 2000, "the first write started");
   loop.fail(new Error("rejoin failed"));
   writes[0]?.resolve(true);
   await expect(loop.done).rejects.toBeInstanceOf(ConsumerFailedError);

@@ -90,6 +90,18 @@ async function rowCount(db: TestDatabase, table = "transactions"): Promise<numbe
   return row?.count as number;
 }
 
+/** The error the worker stopped on (undefined if it stopped cleanly), waiting 30 s at most. */
+function stoppedOn(worker: WorkerHandle): Promise<unknown> {
+  return withTimeout(
+    worker.done.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    30_000,
+    "worker stop",
+  );
+}
+
 /** Committed offsets of the group once they equal the topic's end offsets, on every partition. */
 async function drained(config: Config, timeoutMs = 20_000): Promise<Map<number, bigint>> {
   return eventually(
@@ -509,14 +521,7 @@ test("a dead-letter produce Kafka refuses for its size stops the worker after a 
     message(config.topic, accepted()),
     { topic: config.topic, key: Buffer.from("k-big"), value: Buffer.alloc(4096, "x") },
   ]);
-  const failure = await withTimeout(
-    worker.done.then(
-      () => undefined,
-      (error: unknown) => error,
-    ),
-    30_000,
-    "worker stop",
-  );
+  const failure = await stoppedOn(worker);
   expect((failure as Error)?.message).toContain(
     `Kafka refused the dead letters ${deadLetterRefusedTriesMax} times with MESSAGE_TOO_LARGE`,
   );
@@ -539,14 +544,7 @@ test("PostgreSQL refusing most of a batch with one SQLSTATE (a schema mistake) s
     producer,
     Array.from({ length: 20 }, () => message(config.topic, accepted())),
   );
-  const failure = await withTimeout(
-    worker.done.then(
-      () => undefined,
-      (error: unknown) => error,
-    ),
-    30_000,
-    "worker stop",
-  );
+  const failure = await stoppedOn(worker);
   expect((failure as Error)?.name).toBe("SystematicRefusalError");
   expect((failure as Error).message).toMatch(
     /^PostgreSQL refused 11 of 20 rows with SQLSTATE 23514 \(23514 new row .*refuses_every_row/,
