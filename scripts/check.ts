@@ -1,4 +1,5 @@
-// The whole test suite, as CI runs it: typecheck, lint, then bun test against
+// The whole test suite, as CI runs it: typecheck, lint, Chromium for the
+// browser tests (installed when missing), then bun test against
 // a real Kafka broker (started by test/setup.ts when none answers) and the
 // configured PostgreSQL. Ends with one "N passed, N failed, N skipped" line.
 import { spawn } from "bun";
@@ -16,6 +17,7 @@ async function step(name: string, command: string[]): Promise<void> {
 
 await step("typecheck", ["bun", "x", "tsc", "--noEmit", "-p", "."]);
 await step("lint", ["bun", "x", "biome", "lint", "."]);
+await step("browser", ["bash", "scripts/chromium.sh"]);
 
 console.log("\n== test: bun test");
 const test = spawn(["bun", "test", "--timeout", "120000", ...process.argv.slice(2)], {
