@@ -1,11 +1,11 @@
-// The HTTP edge: small route plugins composed into one app, Swagger UI at
-// /swagger (OpenAPI JSON at /swagger/json), and one error shape for all.
-import { swagger } from "@elysiajs/swagger";
+// The HTTP edge: small route plugins composed into one app, the API's docs
+// (src/api/swagger.ts), and one error shape for all.
 import { Elysia } from "elysia";
 import type { Sql } from "../postgres/connection.ts";
 import type { Config } from "../runtime/config.ts";
 import { redactSecrets } from "../runtime/redact.ts";
 import type { FieldError } from "../transaction/rules.ts";
+import { apiDocs, docsPath } from "./swagger.ts";
 import { invalid, RequestError } from "./errors.ts";
 import { checkContentLength } from "./json-body.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
@@ -72,24 +72,7 @@ export function createApp(deps: ApiDeps) {
   // normalize: false — unknown fields are refused, never silently dropped.
   return (
     new Elysia({ name: "txlog", normalize: false })
-      .use(
-        swagger({
-          path: "/swagger",
-          documentation: {
-            info: {
-              title: "txlog",
-              version: "0.1.0",
-              description:
-                "Event-driven financial transaction log: POST validates and hands to Kafka (202 after the broker's ack); a worker writes to PostgreSQL; reports read PostgreSQL.",
-            },
-            tags: [
-              { name: "transactions", description: "logging and looking up transactions" },
-              { name: "reports", description: "reads of the stored log" },
-              { name: "health", description: "dependencies" },
-            ],
-          },
-        }),
-      )
+      .use(apiDocs(deps.config))
       // While stopping, every answer asks the client to close its connection,
       // so none is reused at the moment the listener closes (a reset then).
       // A body over BODY_BYTES_MAX is refused before it is read.
@@ -123,7 +106,7 @@ export function createApp(deps: ApiDeps) {
         }
         if (code === "NOT_FOUND") {
           set.status = 404;
-          return { error: "not_found", message: `no route ${path}; see /swagger` };
+          return { error: "not_found", message: `no route ${path}${deps.config.apiDocs ? `; see ${docsPath}` : ""}` };
         }
         console.error(redactSecrets(String((error as Error)?.stack ?? error)));
         set.status = 500;

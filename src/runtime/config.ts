@@ -2,7 +2,7 @@
 // Each entry names its unit, its default and what is allowed; a bad value
 // stops the process with a ConfigError naming the variable and the rule.
 // README.md's configuration table is checked against this list by a test.
-import { brokerList, ConfigError, integer, postgresUrl, text } from "./setting-types.ts";
+import { brokerList, ConfigError, integer, onOff, postgresUrl, text } from "./setting-types.ts";
 
 export { ConfigError };
 
@@ -133,6 +133,11 @@ export const settings = {
     1,
     100000,
     "API: transactions in one POST /transactions at most",
+  ),
+  apiDocs: onOff(
+    "API_DOCS",
+    true,
+    "API: Swagger UI at /swagger and the OpenAPI document at /swagger/json (`off`: both answer 404); turn off in production, or keep them behind the network",
   ),
   batchRowsMax: integer("WORKER_BATCH_ROWS_MAX", 5000, 1, 1000000, "worker: rows in one COPY batch at most"),
   batchBytesMax: integer(

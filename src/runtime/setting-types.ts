@@ -106,3 +106,18 @@ export function postgresUrl(variable: string, defaultValue: string, description:
     },
   };
 }
+
+/** A feature switch: `on` or `off`, nothing else, so a typo is refused rather than read as either. */
+export function onOff(variable: string, defaultValue: boolean, description: string): Setting<boolean> {
+  const rule = "must be on or off";
+  return {
+    variable,
+    defaultValue: defaultValue ? "on" : "off",
+    description,
+    parse(raw) {
+      const value = raw.trim();
+      if (value !== "on" && value !== "off") throw new ConfigError(variable, rule, raw);
+      return value === "on";
+    },
+  };
+}
