@@ -138,3 +138,12 @@ test("README.md documents every setting with its default", async () => {
     expect(row).toContain(`\`${setting.defaultValue}\``);
   }
 });
+
+test("API_DOCS: on by default, off turns the docs off, anything else is refused naming the rule", () => {
+  expect(loadConfig({}).apiDocs).toBe(true);
+  expect(loadConfig({ API_DOCS: "off" }).apiDocs).toBe(false);
+  expect(loadConfig({ API_DOCS: " on " }).apiDocs).toBe(true);
+  for (const value of ["false", "0", "OFF", "yes"]) {
+    expect(() => loadConfig({ API_DOCS: value })).toThrow(`API_DOCS: must be on or off (got "${value}")`);
+  }
+});
