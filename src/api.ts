@@ -100,6 +100,7 @@ if (import.meta.main) {
   await runProcess({
     name: "API",
     start: startApi,
-    startedLine: (api) => `txlog API listening on ${api.url} (Swagger UI: ${api.url}/swagger)`,
+    startedLine: (api, config) =>
+      `txlog API listening on ${api.url}${config.apiDocs ? ` (Swagger UI: ${api.url}/swagger)` : ""}`,
   });
 }
