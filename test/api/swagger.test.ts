@@ -46,6 +46,7 @@ test.skipIf(!chromiumInstalled)(
     const session = await openPage({ width: 1100, height: 900 });
     try {
       const { page } = session;
+      page.setDefaultTimeout(renderMsMax);
       await page.goto(`${api.url}/swagger`);
       await page.waitForSelector(".opblock-summary-path", { timeout: renderMsMax }).catch((error: Error) => {
         const seen = JSON.stringify({ blocked: session.blocked, errors: session.errors });
@@ -68,13 +69,27 @@ test.skipIf(!chromiumInstalled)(
       await page.click(".opblock-post.is-open .opblock-section-request-body .tablinks[data-name='model']");
       await page.waitForSelector(".opblock-post.is-open .model-box", { timeout: renderMsMax });
       expect(await page.textContent(".opblock-post.is-open .opblock-section-request-body")).toContain("nameOrig");
+      // "Try it out" calls the API from the page: the policy lets it reach its own origin.
+      const health = ".opblock-get:has(.opblock-summary-path[data-path='/health'])";
+      await page.click(`${health} .opblock-summary-path`);
+      await page.click(`${health} .try-out__btn`);
+      await page.click(`${health} .execute`);
+      await page.waitForSelector(`${health} .live-responses-table tr.response .response-col_status`, {
+        timeout: renderMsMax,
+      });
+      expect((await page.textContent(`${health} .live-responses-table tr.response .response-col_status`))?.trim()).toBe(
+        "200",
+      );
+      expect(await page.textContent(`${health} .live-responses-table tr.response .response-col_description`)).toContain(
+        '"kafka": "up"',
+      );
       expect(session.blocked).toEqual([]);
       expect(session.errors).toEqual([]);
     } finally {
       await session.close();
     }
   },
-  120_000,
+  180_000,
 );
 
 test("the page loads scripts and styles from the API only, none inline, under a strict Content-Security-Policy", async () => {
