@@ -40,7 +40,13 @@ beforeAll(async () => {
   const api = startProcess("src/api.ts", env);
   processes.push(api);
   await eventually(
-    async () => ((await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false)) ? true : undefined),
+    async () =>
+      (await fetch(`${apiUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+        ? true
+        : undefined,
     60_000,
     `API healthy (output: ${api.output.text})`,
   );
