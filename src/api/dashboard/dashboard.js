@@ -143,7 +143,7 @@ function renderRates(rates) {
   chart = new uPlot(
     {
       ...chartSize(),
-      legend: { show: true },
+      legend: { live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [{}, { label: "transactions / s", size: 60 }],

@@ -82,7 +82,9 @@ describe.skipIf(!chromiumInstalled)("the page", () => {
     await page.waitForSelector("body[data-updates]");
     expect(await page.locator("#key-form").isVisible()).toBe(false);
     expect(authorizations.at(-1)).toBe(`Bearer ${key}`);
-    const stored = await page.evaluate(() => ({ session: { ...sessionStorage }, local: { ...localStorage } }));
+    const stored = JSON.parse(
+      await page.evaluate<string>("JSON.stringify({ session: { ...sessionStorage }, local: { ...localStorage } })"),
+    );
     expect(stored).toEqual({ session: { "txlog.apiKey": key }, local: {} });
   });
 
