@@ -132,7 +132,9 @@ describe.skipIf(!chromiumInstalled)("in headless Chromium", () => {
   test("the page renders, and a transaction and a rejection made meanwhile appear without a reload", async () => {
     const { page } = session;
     await page.goto(`${apiUrl}/`);
-    await page.waitForSelector("body[data-updates]", { timeout: 15_000 });
+    await page.waitForSelector("body[data-updates]", { timeout: 15_000 }).catch((error) => {
+      throw new Error(`the page never rendered: ${error.message}; errors: ${session.errors}; blocked: ${session.blocked}`);
+    });
     await page.waitForSelector("#chart canvas");
     expect(await page.locator("#lag tbody tr").count()).toBe(3);
     expect(await page.textContent("#status")).toContain("live");
