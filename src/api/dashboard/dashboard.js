@@ -70,6 +70,7 @@ function renderSummary(summary) {
   $("total-amount").textContent = ok ? money(summary.totalAmount) : "–";
   $("total-fraud").textContent = ok ? count(summary.fraudCount) : "–";
   $("total-flagged").textContent = ok ? count(summary.flaggedFraudCount) : "–";
+  if (ok) $("summary-note").textContent = `rows in PostgreSQL as of ${clock(summary.asOf)}; exact sums`;
   const byType = ok ? summary.byType : [];
   fillTable(
     "by-type",
@@ -125,7 +126,11 @@ function renderRejections(rejections) {
   fillTable(
     "rejections",
     ok ? rejections.rejections : [],
-    (r) => [cell(clock(r.rejectedAt)), cell(r.reason, "reason"), cell(r.message, "message")],
+    (r) => {
+      const message = cell(r.message, "message");
+      message.title = `${r.transactionId}: ${r.message}`;
+      return [cell(clock(r.rejectedAt)), cell(r.reason, "reason"), message];
+    },
     ok ? "none" : "–",
   );
 }

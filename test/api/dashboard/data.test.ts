@@ -5,7 +5,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { freePort } from "../../../scripts/broker.ts";
 import { createApp, createDashboard } from "../../../src/api/app.ts";
-import { type DashboardData, dashboardCacheMs, dashboardQueryTimeoutMs } from "../../../src/api/dashboard/data.ts";
+import {
+  bounded,
+  type DashboardData,
+  dashboardCacheMs,
+  dashboardQueryTimeoutMs,
+  summaryRefreshMs,
+} from "../../../src/api/dashboard/data.ts";
 import { lagTimeoutMs } from "../../../src/api/dashboard/lag.ts";
 import { ProduceBatcher } from "../../../src/api/produce-batcher.ts";
 import { createProducer, produce } from "../../../src/kafka/client.ts";
@@ -144,4 +150,30 @@ test("one read serves every viewer for dashboardCacheMs", async () => {
   const next = dashboard.read(1_000_000 + dashboardCacheMs);
   expect(next).not.toBe(first);
   await Promise.all([first, next]);
+});
+
+test("the summary is read at most every summaryRefreshMs, and the last one is served while it is read again", async () => {
+  const { dashboard } = appOf(config);
+  const asOf = async (nowMs: number) => {
+    const { summary } = await dashboard.read(nowMs);
+    return summary.ok ? summary.asOf : summary.error;
+  };
+  const t0 = 2_000_000;
+  const first = await asOf(t0);
+  expect(await asOf(t0 + dashboardCacheMs)).toBe(first);
+  await Bun.sleep(5);
+  // Due: a new read starts, and this answer still carries the last one.
+  expect(await asOf(t0 + summaryRefreshMs)).toBe(first);
+  await Bun.sleep(500);
+  expect(await asOf(t0 + summaryRefreshMs + dashboardCacheMs)).not.toBe(first);
+});
+
+test("a dashboard query is cancelled by PostgreSQL at its timeout, not left running behind the next poll", async () => {
+  const started = performance.now();
+  const slow = bounded(db.sql, 200, (tx) => tx`SELECT pg_sleep(5)`);
+  await expect(slow).rejects.toMatchObject({ code: "57014" });
+  expect(performance.now() - started).toBeLessThan(2000);
+  const [running] = await db.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' AND state = 'active' AND pid <> pg_backend_pid()`;
+  expect(running?.n).toBe(0);
 });
