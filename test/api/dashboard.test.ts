@@ -146,7 +146,8 @@ describe.skipIf(!chromiumInstalled)("in headless Chromium", () => {
     expect(await row.textContent()).toContain("1,234,567.89");
     await produceRejected();
     await page.locator("#rejections tbody tr", { hasText: "invalid_message" }).waitFor({ timeout: 30_000 });
-    await page.waitForFunction("document.getElementById('total-count').textContent === '1'");
+    // The summary is refreshed every few seconds: the header catches up without a reload.
+    await page.locator("#total-count", { hasText: /^1$/ }).waitFor({ timeout: 30_000 });
 
     mkdirSync(screenshotDir, { recursive: true });
     const file = join(screenshotDir, "dashboard.png");
