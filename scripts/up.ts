@@ -141,6 +141,7 @@ for (;;) {
 
 console.log(`
 txlog is up.
+  dashboard:   ${base}/
   Swagger UI:  ${base}/swagger
   reports:     ${base}/reports
   summary:     ${base}/reports/summary

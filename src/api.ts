@@ -1,7 +1,7 @@
 // `bun run api`: the HTTP edge. Validates, hands transactions to Kafka and
 // answers 202 after the broker's ack; serves reports read from PostgreSQL.
 
-import { createApp } from "./api/app.ts";
+import { createApp, createDashboard } from "./api/app.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
 import { kafkaAnswers } from "./kafka/admin.ts";
@@ -59,7 +59,9 @@ export async function startApi(config: Config): Promise<RunningApi> {
     acceptTimeoutMs: config.acceptTimeoutMs,
   });
   const shutdown = { requested: false };
+  const dashboard = createDashboard(config, sql);
   const app = createApp({
+    dashboard,
     config,
     sql,
     batcher,
@@ -84,6 +86,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     const answerMsMean = batcher.requestsAnswered === 0 ? 0 : batcher.answerMsTotal / batcher.requestsAnswered;
     console.log(produceSummaryLine({ requests: batcher.requestsSent, messages: batcher.messagesSent, answerMsMean }));
     await producer.close();
+    await dashboard.close();
     await sql.end();
     stopped.resolve();
   }

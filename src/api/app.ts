@@ -5,10 +5,13 @@ import type { Sql } from "../postgres/connection.ts";
 import type { Config } from "../runtime/config.ts";
 import { redactSecrets } from "../runtime/redact.ts";
 import type { FieldError } from "../transaction/rules.ts";
+import { Dashboard } from "./dashboard/data.ts";
 import { apiDocs, docsPath } from "./swagger.ts";
 import { invalid, RequestError } from "./errors.ts";
 import { checkContentLength } from "./json-body.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
+import { dashboardPageRoutes } from "./routes/dashboard-page.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { rejectionRoutes } from "./routes/rejections.ts";
 import { reportRoutes } from "./routes/reports.ts";
@@ -22,6 +25,22 @@ export interface ApiDeps {
   /** Set when the process was asked to stop: new work is refused, /ready answers 503. */
   shutdown: { requested: boolean };
   kafkaAnswers(): Promise<boolean>;
+  /** The dashboard's sources; made from config and sql when not given (its Kafka client opens on first use). */
+  dashboard?: Dashboard;
+}
+
+export function createDashboard(config: Config, sql: Sql): Dashboard {
+  return new Dashboard({
+    sql,
+    connection: {
+      brokers: config.kafkaBrokers,
+      clientId: `${config.kafkaClientId}-dashboard`,
+      timeoutMs: config.kafkaTimeoutMs,
+    },
+    topic: config.topic,
+    groupId: config.groupId,
+    chartSeconds: config.dashboardChartSeconds,
+  });
 }
 
 /**
@@ -69,6 +88,7 @@ function requestErrorOf(error: unknown): RequestError | undefined {
 }
 
 export function createApp(deps: ApiDeps) {
+  const dashboard = deps.dashboard ?? createDashboard(deps.config, deps.sql);
   // normalize: false — unknown fields are refused, never silently dropped.
   return (
     new Elysia({ name: "txlog", normalize: false })
@@ -112,11 +132,13 @@ export function createApp(deps: ApiDeps) {
         set.status = 500;
         return { error: "internal", message: "internal error; nothing was accepted by this request" };
       })
-      .use(transactionRoutes(deps))
+      .use(transactionRoutes({ ...deps, ingest: dashboard.ingest }))
       .use(transactionStatusRoutes(deps.sql))
       .use(reportRoutes(deps.sql))
       .use(rejectionRoutes(deps.sql))
       .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }))
+      .use(dashboardPageRoutes())
+      .use(dashboardRoutes(dashboard))
   );
 }
 

@@ -1,7 +1,7 @@
 // Kafka administration: probing a broker, deleting topics and groups,
 // reading committed and end offsets (txlog's own topics: topics.ts). Each
 // call opens an admin client through withAdmin and closes it, whatever
-// happens.
+// happens; the read* functions take a client the caller keeps open.
 import { Admin } from "@platformatic/kafka";
 import { withTimeout } from "../runtime/timeout.ts";
 import { type KafkaConnection, requestRetriesMax } from "./client.ts";
@@ -78,30 +78,50 @@ export function committedOffsets(
   groupId: string,
   topic: string,
 ): Promise<Map<number, bigint>> {
-  return withAdmin(connection, async (client) => {
-    const groups = await client.listConsumerGroupOffsets({ groups: [groupId] });
-    const result = new Map<number, bigint>();
-    for (const group of groups) {
-      for (const t of group.topics) {
-        if (t.name !== topic) continue;
-        for (const p of t.partitions) {
-          if (p.committedOffset >= 0n) result.set(p.partitionIndex, p.committedOffset);
-        }
-      }
-    }
-    return result;
-  });
+  return withAdmin(connection, (client) => readCommittedOffsets(client, groupId, topic));
 }
 
 /** The next offset to be written on each partition of `topic`. */
 export function endOffsets(connection: KafkaConnection, topic: string): Promise<Map<number, bigint>> {
-  return withAdmin(connection, async (client) => {
-    const metadata = await client.metadata({ topics: [topic] });
-    const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
-    const partitions = Array.from({ length: count }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n }));
-    const listed = await client.listOffsets({ topics: [{ name: topic, partitions }] });
-    const result = new Map<number, bigint>();
-    for (const t of listed) for (const p of t.partitions) result.set(p.partitionIndex, p.offset);
-    return result;
+  return withAdmin(connection, (client) => readEndOffsets(client, topic));
+}
+
+/** committedOffsets through an admin client the caller keeps open. */
+export async function readCommittedOffsets(
+  client: Admin,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const groups = await client.listConsumerGroupOffsets({ groups: [groupId] });
+  const result = new Map<number, bigint>();
+  for (const group of groups) {
+    for (const t of group.topics) {
+      if (t.name !== topic) continue;
+      for (const p of t.partitions) {
+        if (p.committedOffset >= 0n) result.set(p.partitionIndex, p.committedOffset);
+      }
+    }
+  }
+  return result;
+}
+
+/** endOffsets through an admin client the caller keeps open. */
+export async function readEndOffsets(client: Admin, topic: string): Promise<Map<number, bigint>> {
+  const metadata = await client.metadata({ topics: [topic] });
+  const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
+  const partitions = Array.from({ length: count }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1n }));
+  const listed = await client.listOffsets({ topics: [{ name: topic, partitions }] });
+  const result = new Map<number, bigint>();
+  for (const t of listed) for (const p of t.partitions) result.set(p.partitionIndex, p.offset);
+  return result;
+}
+
+/** An admin client kept open by its caller (closed with `close()`), for reads repeated often. */
+export function openAdmin(connection: KafkaConnection): Admin {
+  return new Admin({
+    clientId: `${connection.clientId}-admin`,
+    bootstrapBrokers: connection.brokers,
+    timeout: connection.timeoutMs,
+    retries: false,
   });
 }

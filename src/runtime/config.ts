@@ -191,6 +191,13 @@ export const settings = {
     600000,
     "worker: longest wait between retries of a failed write, milliseconds",
   ),
+  dashboardChartSeconds: integer(
+    "DASHBOARD_CHART_SECONDS",
+    300,
+    10,
+    3600,
+    "API: seconds of ingest and commit rate the dashboard at / charts (the API keeps one counter per second)",
+  ),
 } as const;
 
 /**

@@ -26,6 +26,7 @@ import {
   idempotencyKeyRule,
   idempotencyKeySeparator,
 } from "../models.ts";
+import type { IngestRate } from "../dashboard/rates.ts";
 import type { ProduceBatcher } from "../produce-batcher.ts";
 
 export interface TransactionRoutesDeps {
@@ -33,6 +34,8 @@ export interface TransactionRoutesDeps {
   sql: Sql;
   batcher: ProduceBatcher;
   shutdown: { requested: boolean };
+  /** Counts accepted transactions per second for the dashboard. */
+  ingest?: IngestRate;
 }
 
 const shuttingDown = {
@@ -79,7 +82,7 @@ function accepted(transaction: Transaction, transactionId: string, acceptedAt: s
   return { transactionId, acceptedAt, ...transaction };
 }
 
-export function transactionRoutes({ config, sql, batcher, shutdown }: TransactionRoutesDeps) {
+export function transactionRoutes({ config, sql, batcher, shutdown, ingest }: TransactionRoutesDeps) {
   // Bodies are read by readBody: at most BODY_BYTES_MAX, numbers judged by
   // the digits sent; a body of another type is text, refused as no JSON.
   const parse = ({ request }: { request: Request }, contentType: string) =>
@@ -104,6 +107,7 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
           set.headers["retry-after"] = "1";
           return status(503, outcome.body);
         }
+        ingest?.record(1);
         set.headers.location = `/transactions/${transactionId}`;
         return status(202, { transactionId, status: "pending" as const });
       },
@@ -145,6 +149,7 @@ export function transactionRoutes({ config, sql, batcher, shutdown }: Transactio
           set.headers["retry-after"] = "1";
           return status(503, { error: outcome.body.error, message: outcome.body.message, transactionIds });
         }
+        ingest?.record(transactionIds.length);
         return status(202, { transactionIds, status: "pending" as const });
       },
       {
