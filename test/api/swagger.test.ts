@@ -33,6 +33,7 @@ const operations = [
   "GET /reports",
   "GET /reports/summary",
   "GET /rejections",
+  "GET /dashboard/data",
   "GET /health",
   "GET /ready",
 ];
