@@ -51,7 +51,8 @@ beforeAll(async () => {
   api = startProcess("src/api.ts", env);
   worker = startProcess("src/worker.ts", env);
   await eventually(
-    async () => (/worker: consuming .*\(running\)|worker: running/.test(worker.output.text) ? true : undefined),
+    async () =>
+      /"state":"running".*"msg":"worker: consuming"|worker: running/.test(worker.output.text) ? true : undefined,
     60_000,
     "worker in its group",
   );
