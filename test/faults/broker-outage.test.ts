@@ -176,9 +176,6 @@ test("Kafka killed for 15 s under load: 503 and never 202 meanwhile, the worker 
     .split("\n")
     .map(parseLogLine)
     .filter((entry) => entry?.episode === "kafka produce");
-  console.error(
-    `MEASURE 503s=${refusals} episode lines=${episode.length} ${JSON.stringify(episode.map((e) => e?.msg))}`,
-  );
   expect(episode.length).toBeGreaterThanOrEqual(2);
   expect(episode.length).toBeLessThan(refusals);
   expect(String(episode[0]?.msg)).toStartWith("kafka produce failing: ");
