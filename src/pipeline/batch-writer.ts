@@ -8,7 +8,7 @@ import { type KafkaMessage, type KafkaProducer, produceRefusal } from "../kafka/
 import type { Sql } from "../postgres/connection.ts";
 import { insertRejections, type Rejection } from "../postgres/rejections.ts";
 import { type ConsumedTransaction, copyLine } from "../postgres/stored-row.ts";
-import { Episode } from "../runtime/episodes.ts";
+import { Episodes } from "../runtime/episodes.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { logCommitted, logReceived } from "../runtime/log-lines.ts";
 import type { Logger } from "../runtime/logger.ts";
@@ -129,15 +129,7 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
 
   // One episode per step: a PostgreSQL or Kafka outage is a line when it
   // starts, a summary now and then, a line when it ends; each attempt is debug.
-  const episodes = new Map<string, Episode>();
-  const episode = (what: string) => {
-    let found = episodes.get(what);
-    if (found === undefined) {
-      found = new Episode({ log: options.log, name: what, summaryMs: options.episodeSummaryMs });
-      episodes.set(what, found);
-    }
-    return found;
-  };
+  const episodes = new Episodes({ log: options.log, summaryMs: options.episodeSummaryMs });
 
   async function retry<T>(
     what: string,
@@ -154,20 +146,22 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
       giveUp,
       onFailure(failures, waitMs, error) {
         options.stats.retries++;
-        options.status.failing(dependency, `${what} failed, retrying: ${errorText(error)}`);
         const cause = errorText(error);
-        episode(what).failed(cause);
+        options.status.failing(dependency, `${what} failed, retrying: ${cause}`);
+        episodes.of(what).failed(cause);
         options.log.debug(
           { attempt: failures, waitMs, cause },
           `${what} failed (attempt ${failures}), retrying in ${waitMs} ms: ${cause}`,
         );
       },
     });
-    if (result !== undefined) episode(what).succeeded();
+    if (result !== undefined) {
+      episodes.of(what).succeeded();
+      return result;
+    }
     // Nothing of this batch is committed: whoever owns the partition next reads it again.
-    if (result === undefined)
-      options.log.warn(`${what}: stopping with the batch unwritten; its offsets stay uncommitted`);
-    return result;
+    options.log.warn(`${what}: stopping with the batch unwritten; its offsets stay uncommitted`);
+    return undefined;
   }
 
   return {

@@ -16,7 +16,6 @@
 // lets the writes in flight finish without committing (the failed consumer
 // cannot), and ends with a ConsumerFailedError: the caller builds a new
 // consumer, which reads from the committed offsets.
-
 import type { KafkaMessage, KafkaStream, PartitionOffset } from "../kafka/client.ts";
 import { errorText } from "../runtime/error-text.ts";
 import type { Logger } from "../runtime/logger.ts";

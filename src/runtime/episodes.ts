@@ -71,6 +71,22 @@ export class Episode {
   }
 }
 
+/** One episode per name, made on first use: the steps of one process that fail on their own. */
+export class Episodes {
+  readonly #byName = new Map<string, Episode>();
+
+  constructor(readonly options: Omit<EpisodeOptions, "name">) {}
+
+  of(name: string): Episode {
+    let episode = this.#byName.get(name);
+    if (episode === undefined) {
+      episode = new Episode({ ...this.options, name });
+      this.#byName.set(name, episode);
+    }
+    return episode;
+  }
+}
+
 function secondsSince(startMs: number, nowMs: number): number {
   return Number(((nowMs - startMs) / 1000).toFixed(1));
 }

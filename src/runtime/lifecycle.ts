@@ -29,7 +29,7 @@ export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promi
   const config = loadConfigOrExit();
   const log = roleLogger(spec.role);
   for (const warning of configWarnings(config)) log.warn(`${spec.name}: warning: ${warning}`);
-  const running = await spec.start(config).catch((error: unknown) => exitOnStartFailure(spec.name, config, error));
+  const running = await spec.start(config).catch((error: unknown) => exitOnStartFailure(log, spec.name, config, error));
   spec.logStarted(log, running, config);
   let signalled = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -57,9 +57,9 @@ export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promi
  * For a process whose start failed (most often Kafka or PostgreSQL not
  * reachable yet): says which it was trying, then exits 1.
  */
-function exitOnStartFailure(name: string, config: Config, error: unknown): never {
+function exitOnStartFailure(log: Logger, name: string, config: Config, error: unknown): never {
   const database = new URL(config.databaseUrl).host;
-  roleLogger(name.toLowerCase()).fatal(
+  log.fatal(
     { err: error },
     `txlog ${name} could not start (Kafka ${config.kafkaBrokers.join(",")}, database ${database}): ${errorText(error)}`,
   );
