@@ -41,7 +41,12 @@ let stopping = false;
 function start(name: string, file: string): void {
   const child = spawn(["bun", "run", file], {
     cwd: root,
-    env: { ...process.env, KAFKA_BROKERS: broker.brokers.join(",") },
+    // Their stderr is a pipe here: ask for pretty lines when a person watches.
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: broker.brokers.join(","),
+      LOG_FORMAT: process.env.LOG_FORMAT || (process.stdout.isTTY ? "pretty" : "json"),
+    },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -11,7 +11,8 @@ import { ensureDatabase, openDatabase } from "./postgres/connection.ts";
 import { migrate } from "./postgres/migrate.ts";
 import type { Config } from "./runtime/config.ts";
 import { type Running, runProcess } from "./runtime/lifecycle.ts";
-import { produceSummaryLine } from "./runtime/log-lines.ts";
+import { logProduceSummary } from "./runtime/log-lines.ts";
+import { roleLogger } from "./runtime/logger.ts";
 
 export interface RunningApi extends Running {
   url: string;
@@ -84,7 +85,11 @@ export async function startApi(config: Config): Promise<RunningApi> {
     await waitForRequests(server, config.acceptTimeoutMs + requestsFinishMsExtra);
     await closing;
     const answerMsMean = batcher.requestsAnswered === 0 ? 0 : batcher.answerMsTotal / batcher.requestsAnswered;
-    console.log(produceSummaryLine({ requests: batcher.requestsSent, messages: batcher.messagesSent, answerMsMean }));
+    logProduceSummary(roleLogger("api"), {
+      requests: batcher.requestsSent,
+      messages: batcher.messagesSent,
+      answerMsMean,
+    });
     await producer.close();
     await dashboard.close();
     await sql.end();
@@ -102,8 +107,12 @@ export async function startApi(config: Config): Promise<RunningApi> {
 if (import.meta.main) {
   await runProcess({
     name: "API",
+    role: "api",
     start: startApi,
-    startedLine: (api, config) =>
-      `txlog API listening on ${api.url}${config.apiDocs ? ` (Swagger UI: ${api.url}/swagger)` : ""}`,
+    logStarted: (log, api, config) =>
+      log.info(
+        { url: api.url },
+        `txlog API listening on ${api.url}${config.apiDocs ? ` (Swagger UI: ${api.url}/swagger)` : ""}`,
+      ),
   });
 }

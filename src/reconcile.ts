@@ -10,6 +10,7 @@ import { databaseName, openDatabase } from "./postgres/connection.ts";
 import { type LoggedMessage, type Reconciliation, reconcileLog } from "./postgres/reconcile.ts";
 import { type Config, loadConfigOrExit } from "./runtime/config.ts";
 import { errorText } from "./runtime/error-text.ts";
+import { roleLogger } from "./runtime/logger.ts";
 import { messageTransactionId } from "./transaction/message.ts";
 
 /** Gaps listed by partition/offset/id at most. */
@@ -88,7 +89,7 @@ if (import.meta.main) {
     console.log(values.json ? JSON.stringify(result, null, 2) : reconcileText(result));
     process.exit(result.ok ? 0 : 1);
   } catch (error) {
-    console.error(`reconcile failed: ${errorText(error)}`);
+    roleLogger("reconcile").error({ err: error }, `reconcile failed: ${errorText(error)}`);
     process.exit(2);
   }
 }

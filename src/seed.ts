@@ -71,6 +71,7 @@ if (import.meta.main) {
   const { loadConfigOrExit } = await import("./runtime/config.ts");
   const { ensureDatabase, openDatabase } = await import("./postgres/connection.ts");
   const { migrate } = await import("./postgres/migrate.ts");
+  const log = (await import("./runtime/logger.ts")).roleLogger("seed");
   const config = loadConfigOrExit();
   const file = values.file ?? defaultSeedFile;
   await ensureDatabase(config.databaseUrl);
@@ -78,15 +79,15 @@ if (import.meta.main) {
   try {
     await migrate(sql);
     const result = await seed(sql, file);
-    for (const problem of result.problems) console.error(`seed: skipped ${problem}`);
+    for (const problem of result.problems) log.warn(`seed: skipped ${problem}`);
     if (result.invalidLines > result.problems.length) {
-      console.error(`seed: … and ${result.invalidLines - result.problems.length} more invalid lines`);
+      log.warn(`seed: … and ${result.invalidLines - result.problems.length} more invalid lines`);
     }
     console.log(
       `seeded ${result.rows} rows from ${file}: ${result.inserted} inserted, ${result.alreadyPresent} already present`,
     );
     if (result.rows < defaultSeedRows) {
-      console.error(`seed: ${file} has only ${result.rows} valid rows of the ${defaultSeedRows} wanted`);
+      log.warn(`seed: ${file} has only ${result.rows} valid rows of the ${defaultSeedRows} wanted`);
     }
     // Nothing valid at all means the wrong file, not a short one.
     if (result.rows === 0) process.exitCode = 1;

@@ -24,11 +24,12 @@ import { migrate } from "./postgres/migrate.ts";
 import type { Config } from "./runtime/config.ts";
 import { errorText } from "./runtime/error-text.ts";
 import { runProcess } from "./runtime/lifecycle.ts";
-import { workerReadyLine } from "./runtime/log-lines.ts";
+import { logWorkerReady } from "./runtime/log-lines.ts";
+import { type Logger, roleLogger } from "./runtime/logger.ts";
 
 export interface WorkerOptions {
-  /** Where the per-batch and status lines go (default: console.log). */
-  log?: (line: string) => void;
+  /** Where the per-batch and status lines go (default: the process's logger, role worker). */
+  log?: Logger;
 }
 
 export type WorkerStats = SessionStats & WriteStats;
@@ -51,7 +52,7 @@ export interface WorkerHandle {
  * failed: the worker then goes on trying, degraded, until Kafka answers.
  */
 export async function startWorker(config: Config, options: WorkerOptions = {}): Promise<WorkerHandle> {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? roleLogger("worker");
   const connection: KafkaConnection = {
     brokers: config.kafkaBrokers,
     clientId: config.kafkaClientId,
@@ -76,6 +77,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     dlqTopic: config.dlqTopic,
     dlqRecordBytesMax: produceRecordBytesMax(config.messageBytesMax),
     retryBackoffMsMax: config.retryBackoffMsMax,
+    episodeSummaryMs: config.logEpisodeSummaryMs,
     rssBytesSoftMax: config.workerRssBytesSoftMax,
     stats,
     status,
@@ -89,7 +91,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
       ["close the producer", () => producer.close()],
       ["close the database pool", () => sql.end({ timeout: 5 })],
     ] as Array<[string, () => Promise<unknown>]>) {
-      await step().catch((error: unknown) => log(`could not ${what}: ${errorText(error)}`));
+      await step().catch((error: unknown) => log.warn(`could not ${what}: ${errorText(error)}`));
     }
     status.stopped();
   });
@@ -111,8 +113,15 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
 if (import.meta.main) {
   await runProcess({
     name: "worker",
+    role: "worker",
     start: (config) => startWorker(config),
-    startedLine: (worker, config) =>
-      `${workerReadyLine(config.topic, config.groupId, databaseName(config.databaseUrl))} (${worker.status().state}); /ready on port ${worker.statusPort}`,
+    logStarted: (log, worker, config) =>
+      logWorkerReady(log, {
+        topic: config.topic,
+        groupId: config.groupId,
+        database: databaseName(config.databaseUrl),
+        state: worker.status().state,
+        statusPort: worker.statusPort,
+      }),
   });
 }

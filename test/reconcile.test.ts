@@ -7,6 +7,7 @@ import { createProducer, type OutgoingMessage, produce } from "../src/kafka/clie
 import { reconcile } from "../src/reconcile.ts";
 import { encodeMessage } from "../src/transaction/message.ts";
 import { startWorker } from "../src/worker.ts";
+import { silentLog } from "./support/logs.ts";
 import { repoRoot } from "./support/processes.ts";
 import {
   eventually,
@@ -32,7 +33,7 @@ test("a drained 100,000-message log reconciles; a deleted row is a gap named by 
   const config = testConfig({ ...testTopics("reconcile"), databaseUrl: db.url, batchLingerMs: 20 });
   const producer = createProducer(kafkaConnection(config));
   cleanups.push(() => producer.close());
-  const worker = await startWorker(config, { log: () => {} });
+  const worker = await startWorker(config, { log: silentLog });
   cleanups.push(() => worker.stop());
 
   const all: OutgoingMessage[] = [];

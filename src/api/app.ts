@@ -3,7 +3,9 @@
 import { Elysia } from "elysia";
 import type { Sql } from "../postgres/connection.ts";
 import type { Config } from "../runtime/config.ts";
-import { redactSecrets } from "../runtime/redact.ts";
+import { Episode } from "../runtime/episodes.ts";
+import { errorText } from "../runtime/error-text.ts";
+import { roleLogger } from "../runtime/logger.ts";
 import type { FieldError } from "../transaction/rules.ts";
 import { Dashboard } from "./dashboard/data.ts";
 import { apiDocs, docsPath } from "./swagger.ts";
@@ -89,6 +91,9 @@ function requestErrorOf(error: unknown): RequestError | undefined {
 
 export function createApp(deps: ApiDeps) {
   const dashboard = deps.dashboard ?? createDashboard(deps.config, deps.sql);
+  const log = roleLogger("api");
+  // A PostgreSQL outage answers every read with 503: one episode in the log, not a line per request.
+  const reads = new Episode({ log, name: "database read", summaryMs: deps.config.logEpisodeSummaryMs });
   // normalize: false — unknown fields are refused, never silently dropped.
   return (
     new Elysia({ name: "txlog", normalize: false })
@@ -120,6 +125,7 @@ export function createApp(deps: ApiDeps) {
           return { error: "malformed_body", message: "(body): must be valid JSON with Content-Type: application/json" };
         }
         if (isDatabaseUnavailable(error)) {
+          reads.failed(errorText(error));
           set.status = 503;
           set.headers["retry-after"] = "1";
           return { error: "database_unavailable", message: "PostgreSQL does not answer; retry later" };
@@ -128,9 +134,14 @@ export function createApp(deps: ApiDeps) {
           set.status = 404;
           return { error: "not_found", message: `no route ${path}${deps.config.apiDocs ? `; see ${docsPath}` : ""}` };
         }
-        console.error(redactSecrets(String((error as Error)?.stack ?? error)));
+        log.error({ err: error, path }, "internal error");
         set.status = 500;
         return { error: "internal", message: "internal error; nothing was accepted by this request" };
+      })
+      .use(transactionRoutes({ ...deps, ingest: dashboard.ingest }))
+      // Reads are GETs; one answered below 500 while an episode runs says PostgreSQL is back.
+      .onAfterResponse(({ request, set }) => {
+        if (reads.active && request.method === "GET" && Number(set.status ?? 200) < 500) reads.succeeded();
       })
       .use(transactionRoutes({ ...deps, ingest: dashboard.ingest }))
       .use(transactionStatusRoutes(deps.sql))

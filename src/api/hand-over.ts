@@ -6,7 +6,9 @@
 // route lists every id in its 503, and a retry with the same Idempotency-Key
 // writes no second row of those that were.
 import type { Config } from "../runtime/config.ts";
+import { Episode } from "../runtime/episodes.ts";
 import { errorText } from "../runtime/error-text.ts";
+import { roleLogger } from "../runtime/logger.ts";
 import { encodeMessage } from "../transaction/message.ts";
 import type { AcceptedTransaction } from "../transaction/rules.ts";
 import type { ErrorBody } from "./models.ts";
@@ -25,6 +27,22 @@ function mayBeAccepted(count: number): string {
     : `some or all of the ${count} transactions may be accepted: retry with the same Idempotency-Key, or look each of transactionIds up`;
 }
 
+/**
+ * One failure episode per batcher (the producer that fails): during a Kafka
+ * outage every request fails the same way, and the log gets a line when it
+ * starts, a summary now and then, and a line when a produce passes again.
+ */
+const produceEpisodes = new WeakMap<ProduceBatcher, Episode>();
+
+function produceEpisode(config: Config, batcher: ProduceBatcher): Episode {
+  let episode = produceEpisodes.get(batcher);
+  if (episode === undefined) {
+    episode = new Episode({ log: roleLogger("api"), name: "kafka produce", summaryMs: config.logEpisodeSummaryMs });
+    produceEpisodes.set(batcher, episode);
+  }
+  return episode;
+}
+
 /** Hands transactions to Kafka; ok only after the ack of every one. */
 export async function handOver(
   config: Config,
@@ -40,12 +58,13 @@ export async function handOver(
   }));
   try {
     await batcher.submit(messages);
+    produceEpisode(config, batcher).succeeded();
     return { ok: true };
   } catch (error) {
     if (error instanceof OverloadedError) {
       return unavailable("overloaded", `${error.message}; nothing was accepted, retry later`);
     }
-    console.error(`produce failed: ${errorText(error)}`);
+    produceEpisode(config, batcher).failed(errorText(error));
     if (error instanceof AcceptTimeoutError && !error.sent) {
       return unavailable(
         "kafka_unavailable",

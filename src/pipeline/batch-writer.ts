@@ -8,8 +8,10 @@ import { type KafkaMessage, type KafkaProducer, produceRefusal } from "../kafka/
 import type { Sql } from "../postgres/connection.ts";
 import { insertRejections, type Rejection } from "../postgres/rejections.ts";
 import { type ConsumedTransaction, copyLine } from "../postgres/stored-row.ts";
+import { Episodes } from "../runtime/episodes.ts";
 import { errorText } from "../runtime/error-text.ts";
-import { committedLine, receivedLine } from "../runtime/log-lines.ts";
+import { logCommitted, logReceived } from "../runtime/log-lines.ts";
+import type { Logger } from "../runtime/logger.ts";
 import { decodeMessage, messageTransactionId } from "../transaction/message.ts";
 import { describeErrors } from "../transaction/rules.ts";
 import { type Batch, BatchLimitError } from "./batcher.ts";
@@ -56,7 +58,9 @@ export interface BatchWriterOptions {
   stats: WriteStats;
   /** Told when PostgreSQL or Kafka fails a step, and of every batch written. */
   status: WorkerStatus;
-  log(line: string): void;
+  log: Logger;
+  /** Longest time between summary lines of a failing step, milliseconds. */
+  episodeSummaryMs: number;
 }
 
 export interface PreparedBatch {
@@ -123,6 +127,10 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
   let directCopy = true;
   const refusals = new RefusalWatch();
 
+  // One episode per step: a PostgreSQL or Kafka outage is a line when it
+  // starts, a summary now and then, a line when it ends; each attempt is debug.
+  const episodes = new Episodes({ log: options.log, summaryMs: options.episodeSummaryMs });
+
   async function retry<T>(
     what: string,
     dependency: Dependency,
@@ -138,13 +146,22 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
       giveUp,
       onFailure(failures, waitMs, error) {
         options.stats.retries++;
-        options.status.failing(dependency, `${what} failed, retrying: ${errorText(error)}`);
-        options.log(`${what} failed (attempt ${failures}), retrying in ${waitMs} ms: ${errorText(error)}`);
+        const cause = errorText(error);
+        options.status.failing(dependency, `${what} failed, retrying: ${cause}`);
+        episodes.of(what).failed(cause);
+        options.log.debug(
+          { attempt: failures, waitMs, cause },
+          `${what} failed (attempt ${failures}), retrying in ${waitMs} ms: ${cause}`,
+        );
       },
     });
+    if (result !== undefined) {
+      episodes.of(what).succeeded();
+      return result;
+    }
     // Nothing of this batch is committed: whoever owns the partition next reads it again.
-    if (result === undefined) options.log(`${what}: stopping with the batch unwritten; its offsets stay uncommitted`);
-    return result;
+    options.log.warn(`${what}: stopping with the batch unwritten; its offsets stay uncommitted`);
+    return undefined;
   }
 
   return {
@@ -154,7 +171,7 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
     },
     async write(prepared, signal) {
       const { batch, rows, lines, letters, sources, rejections } = prepared;
-      logReceived(batch, options.log);
+      logBatchReceived(batch, options.log);
       const startedMs = Date.now();
       const batchRefusals = refusals.begin(rows.length);
       const onRefused = ({ sqlstate, reason }: RejectedRow) => {
@@ -208,15 +225,13 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
       options.stats.inserted += result.inserted;
       options.stats.duplicates += result.duplicates;
       options.stats.deadLettered += deadLettered;
-      options.log(
-        committedLine({
-          inserted: result.inserted,
-          alreadyPresent: result.duplicates,
-          deadLettered,
-          writeMs: Date.now() - startedMs,
-          path: result.path,
-        }),
-      );
+      logCommitted(options.log, {
+        inserted: result.inserted,
+        alreadyPresent: result.duplicates,
+        deadLettered,
+        writeMs: Date.now() - startedMs,
+        path: result.path,
+      });
     },
   };
 }
@@ -278,14 +293,12 @@ async function recordRejections(sql: Sql, rejections: Rejection[]): Promise<true
   return true;
 }
 
-function logReceived(batch: Batch<KafkaMessage>, log: (line: string) => void): void {
+function logBatchReceived(batch: Batch<KafkaMessage>, log: Logger): void {
   const partitions = [...new Set(batch.items.map((m) => m.partition))].sort((a, b) => a - b);
-  log(
-    receivedLine({
-      messages: batch.items.length,
-      bytes: batch.bytes,
-      partitions,
-      fillMs: batch.closedAtMs - batch.openedAtMs,
-    }),
-  );
+  logReceived(log, {
+    messages: batch.items.length,
+    bytes: batch.bytes,
+    partitions,
+    fillMs: batch.closedAtMs - batch.openedAtMs,
+  });
 }

@@ -18,6 +18,7 @@
 // consumer, which reads from the committed offsets.
 import type { KafkaMessage, KafkaStream, PartitionOffset } from "../kafka/client.ts";
 import { errorText } from "../runtime/error-text.ts";
+import type { Logger } from "../runtime/logger.ts";
 import type { Batch, BatchLimits } from "./batcher.ts";
 import { fetchedGeneration, MessageSource } from "./message-source.ts";
 import type { PartitionOwnership } from "./ownership.ts";
@@ -60,7 +61,7 @@ export interface ConsumeLoopOptions<Prepared, Written> {
   /** Commits the group's offsets (the consumer's commit). */
   commitOffsets(offsets: PartitionOffset[]): Promise<void>;
   stats: ConsumeStats;
-  log(line: string): void;
+  log: Logger;
 }
 
 export interface ConsumeLoop {
@@ -204,6 +205,6 @@ async function commitBatch<P, W>(
     // The rows are durable; an offset commit lost now only means these
     // messages are read again later and found already present.
     stats.commitFailures++;
-    options.log(`offset commit failed, the batch will be read again and deduplicated: ${errorText(error)}`);
+    options.log.warn(`offset commit failed, the batch will be read again and deduplicated: ${errorText(error)}`);
   }
 }

@@ -17,6 +17,7 @@ import {
 import { ensureTopics, TopicSettingsError, txlogTopics } from "../kafka/topics.ts";
 import type { Config } from "../runtime/config.ts";
 import { errorText } from "../runtime/error-text.ts";
+import type { Logger } from "../runtime/logger.ts";
 import { withTimeout } from "../runtime/timeout.ts";
 import { type BatchWriter, isInvariantError } from "./batch-writer.ts";
 import { type ConsumeLoop, ConsumerFailedError, type ConsumeStats, startConsumeLoop } from "./consume-loop.ts";
@@ -42,7 +43,7 @@ export interface ConsumerSessionsOptions {
   writer: BatchWriter;
   status: WorkerStatus;
   stats: SessionStats;
-  log(line: string): void;
+  log: Logger;
 }
 
 export interface ConsumerSessions {
@@ -215,7 +216,7 @@ async function consumeSession(
   }
 }
 
-async function closeSession(session: Session, log: (line: string) => void): Promise<void> {
+async function closeSession(session: Session, log: Logger): Promise<void> {
   clearTimeout(session.quietTimer);
   const steps: Array<[string, () => Promise<unknown> | undefined]> = [
     ["close the messages stream", () => session.stream?.close()],
@@ -226,7 +227,7 @@ async function closeSession(session: Session, log: (line: string) => void): Prom
     try {
       await withTimeout(Promise.resolve(step()), closeTimeoutMs, what);
     } catch (error) {
-      log(`could not ${what}: ${errorText(error)}`);
+      log.warn(`could not ${what}: ${errorText(error)}`);
     }
   }
 }

@@ -4,6 +4,8 @@
 // change is one log line, so an outage is one episode in the log, not a line
 // per failed request.
 
+import type { Logger } from "../runtime/logger.ts";
+
 export type WorkerState = "connecting" | "running" | "degraded" | "stopping" | "stopped";
 export type Dependency = "kafka" | "postgres";
 
@@ -20,9 +22,9 @@ export class WorkerStatus {
   readonly #problems = new Map<Dependency, string>();
   #lastWriteAtMs: number | undefined;
   #degradedSinceMs = 0;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
 
-  constructor(log: (line: string) => void) {
+  constructor(log: Logger) {
     this.#log = log;
   }
 
@@ -86,6 +88,8 @@ export class WorkerStatus {
     if (now === "degraded") this.#degradedSinceMs = Date.now();
     const after =
       was === "degraded" ? ` after ${((Date.now() - this.#degradedSinceMs) / 1000).toFixed(1)} s degraded` : "";
-    this.#log(`worker: ${now}${after}: ${reason}`);
+    const line = `worker: ${now}${after}: ${reason}`;
+    if (now === "degraded") this.#log.warn({ state: now, reason }, line);
+    else this.#log.info({ state: now, reason }, line);
   }
 }

@@ -2,6 +2,7 @@
 // Each entry names its unit, its default and what is allowed; a bad value
 // stops the process with a ConfigError naming the variable and the rule.
 // README.md's configuration table is checked against this list by a test.
+import { logSettings, rootLogger } from "./logger.ts";
 import { brokerList, ConfigError, integer, onOff, postgresUrl, text } from "./setting-types.ts";
 
 export { ConfigError };
@@ -198,6 +199,14 @@ export const settings = {
     3600,
     "API: seconds of ingest and commit rate the dashboard at / charts (the API keeps one counter per second)",
   ),
+  ...logSettings,
+  logEpisodeSummaryMs: integer(
+    "LOG_EPISODE_SUMMARY_MS",
+    60000,
+    1000,
+    3600000,
+    "during an outage, how often the one running failure episode logs a summary (count so far), milliseconds; it logs one line when it starts and one when it ends",
+  ),
 } as const;
 
 /**
@@ -291,7 +300,7 @@ export function loadConfigOrExit(env: Record<string, string | undefined> = proce
     return loadConfig(env);
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(`txlog: bad configuration: ${error.message}`);
+      rootLogger().fatal({ variable: error.variable }, `txlog: bad configuration: ${error.message}`);
       process.exit(2);
     }
     throw error;

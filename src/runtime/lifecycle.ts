@@ -5,6 +5,7 @@
 // signal exits at once. The exit code says how it ended.
 import { type Config, configWarnings, loadConfigOrExit } from "./config.ts";
 import { errorText } from "./error-text.ts";
+import { type Logger, roleLogger } from "./logger.ts";
 
 export interface Running {
   /** Settles when the process's work has ended and everything is closed; rejects when it ended on an error. */
@@ -16,35 +17,38 @@ export interface Running {
 export interface ProcessSpec<R extends Running> {
   /** "API", "worker": how the process names itself in its lines. */
   name: string;
+  /** The `role` field of its log lines: "api", "worker". */
+  role: string;
   start(config: Config): Promise<R>;
-  /** The line printed once started. */
-  startedLine(running: R, config: Config): string;
+  /** Logs the line that says it started. */
+  logStarted(log: Logger, running: R, config: Config): void;
 }
 
 /** Runs a process to its end and exits with its code; never returns. */
 export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promise<never> {
   const config = loadConfigOrExit();
-  for (const warning of configWarnings(config)) console.warn(`${spec.name}: warning: ${warning}`);
-  const running = await spec.start(config).catch((error: unknown) => exitOnStartFailure(spec.name, config, error));
-  console.log(spec.startedLine(running, config));
+  const log = roleLogger(spec.role);
+  for (const warning of configWarnings(config)) log.warn(`${spec.name}: warning: ${warning}`);
+  const running = await spec.start(config).catch((error: unknown) => exitOnStartFailure(log, spec.name, config, error));
+  spec.logStarted(log, running, config);
   let signalled = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
       if (signalled) {
-        console.error(`${spec.name}: second ${signal}, exiting at once`);
+        log.warn(`${spec.name}: second ${signal}, exiting at once`);
         process.exit(130);
       }
       signalled = true;
-      console.log(`${spec.name}: ${signal}, stopping gracefully (a second signal exits at once)`);
+      log.info(`${spec.name}: ${signal}, stopping gracefully (a second signal exits at once)`);
       void running.stop();
     });
   }
   try {
     await running.done;
-    console.log(`${spec.name}: stopped`);
+    log.info(`${spec.name}: stopped`);
     process.exit(0);
   } catch (error) {
-    console.error(`${spec.name}: stopped on an error: ${errorText(error)}`);
+    log.fatal({ err: error }, `${spec.name}: stopped on an error: ${errorText(error)}`);
     process.exit(1);
   }
 }
@@ -53,9 +57,10 @@ export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promi
  * For a process whose start failed (most often Kafka or PostgreSQL not
  * reachable yet): says which it was trying, then exits 1.
  */
-function exitOnStartFailure(name: string, config: Config, error: unknown): never {
+function exitOnStartFailure(log: Logger, name: string, config: Config, error: unknown): never {
   const database = new URL(config.databaseUrl).host;
-  console.error(
+  log.fatal(
+    { err: error },
     `txlog ${name} could not start (Kafka ${config.kafkaBrokers.join(",")}, database ${database}): ${errorText(error)}`,
   );
   process.exit(1);

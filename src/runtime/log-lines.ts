@@ -1,16 +1,53 @@
 // The log lines other programs read (the benchmark, the tests), written and
-// parsed here, in one place, so the format and its readers cannot drift apart:
-//   worker: consuming T as group G, writing D
-//   Message Received: N messages (B bytes) from partitions P in F ms   (F: batch fill time)
-//   DB Committed: N rows (D already present, L dead-lettered) in W ms, PATH  (W: decode, write, offset commit)
-//   Produce requests: R carrying M messages (… per request), answered in A ms on average   (the API, on stop)
+// parsed here, in one place, so the format and its readers cannot drift apart.
+// Each is one JSON line whose `msg` is fixed and whose figures are fields:
+//   {"msg":"worker: consuming","topic":T,"groupId":G,"database":D,…}
+//   {"msg":"Message Received","messages":N,"bytes":B,"partitions":[P…],"fillMs":F}   (F: batch fill time)
+//   {"msg":"DB Committed","inserted":N,"alreadyPresent":D,"deadLettered":L,"writeMs":W,"path":"direct"|"staging"}
+//   {"msg":"Produce requests","requests":R,"messages":M,"perRequest":…,"answerMsMean":A}   (the API, on stop)
+import type { Logger } from "./logger.ts";
 
-export function workerReadyLine(topic: string, groupId: string, database: string): string {
-  return `worker: consuming ${topic} as group ${groupId}, writing ${database}`;
+export const logMessages = {
+  workerReady: "worker: consuming",
+  received: "Message Received",
+  committed: "DB Committed",
+  produceSummary: "Produce requests",
+} as const;
+
+/** A JSON log line as an object, or undefined for anything else (a pretty line, a partial one). */
+export function parseLogLine(line: string): Record<string, unknown> | undefined {
+  const start = line.indexOf("{");
+  if (start < 0) return undefined;
+  try {
+    const parsed = JSON.parse(line.slice(start)) as unknown;
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function fieldsOf(line: string, msg: string): Record<string, unknown> | undefined {
+  if (!line.includes(msg)) return undefined;
+  const entry = parseLogLine(line);
+  return entry?.msg === msg ? entry : undefined;
+}
+
+export interface WorkerReady {
+  topic: string;
+  groupId: string;
+  database: string;
+  state: string;
+  statusPort: number;
+}
+
+export function logWorkerReady(log: Logger, ready: WorkerReady): void {
+  log.info(ready, logMessages.workerReady);
 }
 
 export function isWorkerReadyLine(line: string): boolean {
-  return /^worker: consuming /.test(line);
+  return fieldsOf(line, logMessages.workerReady) !== undefined;
 }
 
 export interface ReceivedLine {
@@ -20,20 +57,18 @@ export interface ReceivedLine {
   fillMs: number;
 }
 
-export function receivedLine({ messages, bytes, partitions, fillMs }: ReceivedLine): string {
-  return `Message Received: ${messages} messages (${bytes} bytes) from partitions ${partitions.join(",")} in ${fillMs} ms`;
+export function logReceived(log: Logger, received: ReceivedLine): void {
+  log.info(received, logMessages.received);
 }
 
-const receivedPattern = /Message Received: (\d+) messages \((\d+) bytes\) from partitions ([\d,]*) in (\d+) ms/;
-
 export function parseReceivedLine(line: string): ReceivedLine | undefined {
-  const match = receivedPattern.exec(line);
-  if (!match) return undefined;
+  const f = fieldsOf(line, logMessages.received);
+  if (f === undefined) return undefined;
   return {
-    messages: Number(match[1]),
-    bytes: Number(match[2]),
-    partitions: (match[3] as string).split(",").filter(Boolean).map(Number),
-    fillMs: Number(match[4]),
+    messages: Number(f.messages),
+    bytes: Number(f.bytes),
+    partitions: Array.isArray(f.partitions) ? f.partitions.map(Number) : [],
+    fillMs: Number(f.fillMs),
   };
 }
 
@@ -41,26 +76,24 @@ export interface CommittedLine {
   inserted: number;
   alreadyPresent: number;
   deadLettered: number;
+  /** Decode, write and offset commit, milliseconds. */
   writeMs: number;
   path: "direct" | "staging";
 }
 
-export function committedLine({ inserted, alreadyPresent, deadLettered, writeMs, path }: CommittedLine): string {
-  const how = path === "direct" ? "COPY into transactions" : "through staging";
-  return `DB Committed: ${inserted} rows (${alreadyPresent} already present, ${deadLettered} dead-lettered) in ${writeMs} ms, ${how}`;
+export function logCommitted(log: Logger, committed: CommittedLine): void {
+  log.info(committed, logMessages.committed);
 }
 
-const committedPattern = /DB Committed: (\d+) rows \((\d+) already present, (\d+) dead-lettered\) in (\d+) ms, (.*)$/;
-
 export function parseCommittedLine(line: string): CommittedLine | undefined {
-  const match = committedPattern.exec(line);
-  if (!match) return undefined;
+  const f = fieldsOf(line, logMessages.committed);
+  if (f === undefined) return undefined;
   return {
-    inserted: Number(match[1]),
-    alreadyPresent: Number(match[2]),
-    deadLettered: Number(match[3]),
-    writeMs: Number(match[4]),
-    path: match[5] === "COPY into transactions" ? "direct" : "staging",
+    inserted: Number(f.inserted),
+    alreadyPresent: Number(f.alreadyPresent),
+    deadLettered: Number(f.deadLettered),
+    writeMs: Number(f.writeMs),
+    path: f.path === "staging" ? "staging" : "direct",
   };
 }
 
@@ -70,15 +103,16 @@ export interface ProduceSummary {
   answerMsMean: number;
 }
 
-export function produceSummaryLine({ requests, messages, answerMsMean }: ProduceSummary): string {
-  const perRequest = requests === 0 ? 0 : messages / requests;
-  return `Produce requests: ${requests} carrying ${messages} messages (${perRequest.toFixed(1)} per request), answered in ${answerMsMean.toFixed(2)} ms on average`;
+export function logProduceSummary(log: Logger, { requests, messages, answerMsMean }: ProduceSummary): void {
+  const perRequest = requests === 0 ? 0 : Number((messages / requests).toFixed(1));
+  log.info(
+    { requests, messages, perRequest, answerMsMean: Number(answerMsMean.toFixed(2)) },
+    logMessages.produceSummary,
+  );
 }
 
-const producePattern = /Produce requests: (\d+) carrying (\d+) messages .* answered in ([\d.]+) ms/;
-
 export function parseProduceSummaryLine(line: string): ProduceSummary | undefined {
-  const match = producePattern.exec(line);
-  if (!match) return undefined;
-  return { requests: Number(match[1]), messages: Number(match[2]), answerMsMean: Number(match[3]) };
+  const f = fieldsOf(line, logMessages.produceSummary);
+  if (f === undefined) return undefined;
+  return { requests: Number(f.requests), messages: Number(f.messages), answerMsMean: Number(f.answerMsMean) };
 }

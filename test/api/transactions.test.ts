@@ -18,6 +18,7 @@ import { openDatabase } from "../../src/postgres/connection.ts";
 import { transactionIdForBatchElement, transactionIdForKey } from "../../src/transaction/ids.ts";
 import { decodeMessage } from "../../src/transaction/message.ts";
 import { startWorker } from "../../src/worker.ts";
+import { silentLog } from "../support/logs.ts";
 import { eventually, freshDatabase, kafkaConnection, testConfig, testTopics } from "../support/run.ts";
 
 const topics = testTopics("api");
@@ -353,7 +354,7 @@ describe("POST /transactions", () => {
     const db = await freshDatabase("api_large_batch");
     const worker = await startWorker(
       testConfig({ ...topics, groupId: `${topics.groupId}-large`, databaseUrl: db.url }),
-      { log: () => {} },
+      { log: silentLog },
     );
     try {
       const stored = await eventually(

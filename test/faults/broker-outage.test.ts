@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBroker, freePort, type LocalBroker } from "../../scripts/broker.ts";
 import { reconcile } from "../../src/reconcile.ts";
+import { parseLogLine } from "../../src/runtime/log-lines.ts";
 import { transactionIdForKey } from "../../src/transaction/ids.ts";
 import { killBroker, paymentBody, processEnv, startProcess, type TxlogProcess } from "../support/processes.ts";
 import { eventually, freshDatabase, type TestDatabase, testConfig, testTopics } from "../support/run.ts";
@@ -51,7 +52,8 @@ beforeAll(async () => {
   api = startProcess("src/api.ts", env);
   worker = startProcess("src/worker.ts", env);
   await eventually(
-    async () => (/worker: consuming .*\(running\)|worker: running/.test(worker.output.text) ? true : undefined),
+    async () =>
+      /"state":"running".*"msg":"worker: consuming"|worker: running/.test(worker.output.text) ? true : undefined,
     60_000,
     "worker in its group",
   );
@@ -168,6 +170,16 @@ test("Kafka killed for 15 s under load: 503 and never 202 meanwhile, the worker 
   expect(api.alive()).toBe(true);
   expect(worker.alive()).toBe(true);
   expect(worker.output.text).toMatch(/worker: degraded/);
+  // The API logged the outage as an episode (a start with its cause, an end), not a line per 503.
+  const refusals = answers.filter((a) => a.status === 503).length;
+  const episode = api.output.text
+    .split("\n")
+    .map(parseLogLine)
+    .filter((entry) => entry?.episode === "kafka produce");
+  expect(episode.length).toBeGreaterThanOrEqual(2);
+  expect(episode.length).toBeLessThan(refusals);
+  expect(String(episode[0]?.msg)).toStartWith("kafka produce failing: ");
+  expect(String(episode.at(-1)?.msg)).toMatch(/^kafka produce recovered after [\d.]+ s and \d+ failures$/);
   await eventually(async () => ((await fetch(`${workerUrl}/ready`)).status === 200 ? true : undefined), 30_000);
   const proof = await reconcile(
     testConfig({ ...testTopics("fault-broker"), kafkaBrokers: [brokerAddress], databaseUrl: db.url }),

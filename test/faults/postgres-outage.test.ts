@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import { freePort } from "../../scripts/broker.ts";
 import { committedOffsets } from "../../src/kafka/admin.ts";
+import { parseLogLine } from "../../src/runtime/log-lines.ts";
 import { type PostgresCluster, startPostgresCluster } from "../support/postgres-cluster.ts";
 import { processEnv, startProcess, type TxlogProcess } from "../support/processes.ts";
 import { eventually, kafkaConnection, testTopics } from "../support/run.ts";
@@ -33,6 +34,8 @@ beforeAll(async () => {
     PORT: String(port),
     WORKER_PORT: String(workerPort),
     RETRY_BACKOFF_MS_MAX: "2000",
+    // Each retry is a debug line: the test reads their waits.
+    LOG_LEVEL: "debug",
   });
   api = startProcess("src/api.ts", env);
   await eventually(
@@ -40,7 +43,10 @@ beforeAll(async () => {
     60_000,
   );
   worker = startProcess("src/worker.ts", env);
-  await eventually(async () => (/\(running\)|worker: running/.test(worker.output.text) ? true : undefined), 60_000);
+  await eventually(
+    async () => (/"state":"running"|worker: running/.test(worker.output.text) ? true : undefined),
+    60_000,
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -135,4 +141,23 @@ test("PostgreSQL down for 20 s mid-stream: writes retried, no offset committed m
   expect((await fetch(`${workerUrl}/ready`)).status).toBe(200);
   const report2 = await fetch(`${apiUrl}/reports?limit=1`);
   expect(report2.status).toBe(200);
+  // The outage is one episode in each log, not a line per failure: a start
+  // with its cause and an end with the count (no summary within 60 s).
+  const episodeLines = (output: string, episode: string) =>
+    output
+      .split("\n")
+      .map(parseLogLine)
+      .filter((entry) => entry?.episode === episode && entry.level !== 20);
+  const writes = episodeLines(worker.output.text, "database write");
+  expect(writes.map((entry) => String(entry?.msg).split(":")[0])).toEqual([
+    "database write failing",
+    expect.stringMatching(/^database write recovered after [\d.]+ s and \d+ failures$/),
+  ]);
+  expect(writes[1]?.failures).toBe(waits.length);
+  await eventually(
+    async () => (episodeLines(api.output.text, "database read").length === 2 ? true : undefined),
+    5000,
+    "the API's read episode ended",
+  );
+  expect(episodeLines(api.output.text, "database read").map((entry) => entry?.level)).toEqual([40, 30]);
 }, 240_000);

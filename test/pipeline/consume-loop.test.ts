@@ -12,6 +12,7 @@ import {
   startConsumeLoop,
 } from "../../src/pipeline/consume-loop.ts";
 import { PartitionOwnership } from "../../src/pipeline/ownership.ts";
+import { silentLog } from "../support/logs.ts";
 import { eventually } from "../support/run.ts";
 
 const generation = 1;
@@ -78,7 +79,7 @@ function startLoop(writesInFlightMax: number) {
       commits.push(offsets);
     },
     stats,
-    log: () => {},
+    log: silentLog,
   });
   return { stream, loop, commits, stats, ...controlled };
 }

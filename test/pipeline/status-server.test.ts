@@ -1,9 +1,10 @@
 import { afterAll, expect, test } from "bun:test";
 import { startStatusServer } from "../../src/pipeline/status-server.ts";
 import { WorkerStatus } from "../../src/pipeline/worker-status.ts";
+import { capturedLog } from "../support/logs.ts";
 
-const lines: string[] = [];
-const status = new WorkerStatus((line) => lines.push(line));
+const logs = capturedLog();
+const status = new WorkerStatus(logs.log);
 const server = startStatusServer(status, "127.0.0.1", 0);
 const url = `http://127.0.0.1:${server.port}`;
 afterAll(() => server.stop());
@@ -29,8 +30,8 @@ test("/ready follows the worker's status: 503 connecting, 200 running, 503 degra
   status.wrote();
   expect((await ready()).status).toBe(200);
   // One line per change, not one per failed attempt.
-  expect(lines.filter((line) => line.startsWith("worker: degraded"))).toHaveLength(1);
-  expect(lines.at(-1)).toMatch(/^worker: running after [\d.]+ s degraded: postgres: a batch was written$/);
+  expect(logs.messages().filter((msg) => msg.startsWith("worker: degraded"))).toHaveLength(1);
+  expect(logs.messages().at(-1)).toMatch(/^worker: running after [\d.]+ s degraded: postgres: a batch was written$/);
   status.stopping();
   expect((await ready()).body.state).toBe("stopping");
 });

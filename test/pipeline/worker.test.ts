@@ -20,11 +20,13 @@ import { ensureTopics, setTopicConfig, txlogTopics } from "../../src/kafka/topic
 import { deadLetterRefusedTriesMax } from "../../src/pipeline/batch-writer.ts";
 import { dlqHeaders } from "../../src/pipeline/dead-letters.ts";
 import type { Config } from "../../src/runtime/config.ts";
+import { parseCommittedLine, parseReceivedLine } from "../../src/runtime/log-lines.ts";
 import { withTimeout } from "../../src/runtime/timeout.ts";
 import { fingerprint } from "../../src/transaction/fingerprint.ts";
 import { encodeMessage } from "../../src/transaction/message.ts";
 import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
 import { startWorker, type WorkerHandle } from "../../src/worker.ts";
+import { type CapturedLog, capturedLog, silentLog } from "../support/logs.ts";
 import {
   eventually,
   freshDatabase,
@@ -46,7 +48,7 @@ afterAll(async () => {
 interface Setup {
   config: Config;
   db: TestDatabase;
-  logs: string[];
+  logs: CapturedLog;
   worker: WorkerHandle;
 }
 
@@ -66,8 +68,9 @@ async function setup(
     await ensureTopics(connection, txlogTopics(config));
     await before(config, db);
   }
-  const logs: string[] = [];
-  const worker = await startWorker(config, { log: (line) => logs.push(line) });
+  // Debug: the tests count the retries' lines.
+  const logs = capturedLog("debug");
+  const worker = await startWorker(config, { log: logs.log });
   cleanups.push(() => worker.stop());
   return { config, db, logs, worker };
 }
@@ -171,18 +174,20 @@ test("offsets are committed after the batch is written: committed equals end off
   }
   // batchRowsMax 7: 40 rows take at least 6 batches, each logged in two lines.
   expect(worker.stats.batches).toBeGreaterThanOrEqual(6);
-  const received = logs.filter((line) => line.startsWith("Message Received: "));
-  const committedLines = logs.filter((line) => line.startsWith("DB Committed: "));
+  const received = logs.lines.map(parseReceivedLine).filter((figures) => figures !== undefined);
+  const committedLines = logs.lines.map(parseCommittedLine).filter((figures) => figures !== undefined);
   expect(received.length).toBe(worker.stats.batches);
   expect(committedLines.length).toBe(worker.stats.batches);
-  for (const line of received) {
-    const match = /^Message Received: (\d+) messages \(\d+ bytes\) from partitions [\d,]+ in \d+ ms$/.exec(line);
-    expect(match).not.toBeNull();
-    expect(Number(match?.[1])).toBeLessThanOrEqual(7);
+  expect(received.reduce((sum, r) => sum + r.messages, 0)).toBe(40);
+  for (const figures of received) {
+    expect(figures.messages).toBeGreaterThan(0);
+    expect(figures.messages).toBeLessThanOrEqual(7);
+    expect(figures.bytes).toBeGreaterThan(0);
+    expect(figures.partitions.length).toBeGreaterThan(0);
+    expect(Number.isInteger(figures.fillMs)).toBe(true);
   }
-  expect(committedLines[0]).toMatch(
-    /^DB Committed: \d+ rows \(0 already present, 0 dead-lettered\) in \d+ ms, COPY into transactions$/,
-  );
+  expect(committedLines[0]).toMatchObject({ alreadyPresent: 0, deadLettered: 0, path: "direct" });
+  expect(committedLines.reduce((sum, c) => sum + c.inserted, 0)).toBe(40);
 }, 30_000);
 
 test("the same transaction id produced twice leaves one row", async () => {
@@ -335,7 +340,6 @@ test("stop() while the database write keeps failing returns promptly and commits
 test("a second worker joining the group (a rebalance), then the first leaving: every row stored once, all committed", async () => {
   const first = await setup("worker-rebalance", { batchRowsMax: 20 });
   const { config, db } = first;
-  const logs: string[] = [];
   const produced: AcceptedTransaction[] = [];
   async function wave(n: number) {
     const transactions = Array.from({ length: n }, () => accepted());
@@ -347,7 +351,7 @@ test("a second worker joining the group (a rebalance), then the first leaving: e
   }
 
   await wave(100);
-  const second = await startWorker(config, { log: (line) => logs.push(line) });
+  const second = await startWorker(config, { log: silentLog });
   cleanups.push(() => second.stop());
   for (let i = 0; i < 5; i++) {
     await wave(40);
@@ -525,9 +529,11 @@ test("a dead-letter produce Kafka refuses for its size stops the worker after a 
   expect((failure as Error)?.message).toContain(
     `Kafka refused the dead letters ${deadLetterRefusedTriesMax} times with MESSAGE_TOO_LARGE`,
   );
-  expect(logs.filter((line) => line.startsWith("dead-letter produce failed")).length).toBe(
+  // Every retry at debug, one line for the episode.
+  expect(logs.messages().filter((msg) => msg.startsWith("dead-letter produce failed (attempt")).length).toBe(
     deadLetterRefusedTriesMax - 1,
   );
+  expect(logs.messages().filter((msg) => msg.startsWith("dead-letter produce failing:")).length).toBe(1);
   expect(await committedOffsets(connection, config.groupId, config.topic)).toEqual(new Map());
   expect(await rowCount(db)).toBe(1);
 }, 60_000);

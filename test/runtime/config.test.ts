@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { ConfigError, configWarnings, loadConfig, settings } from "../../src/runtime/config.ts";
+import { parseLogLine } from "../../src/runtime/log-lines.ts";
 
 test("defaults apply when nothing is set", () => {
   const config = loadConfig({});
@@ -104,8 +105,16 @@ test("a process started with one replica says so in one warning line at start", 
   });
   const stderr = await new Response(child.stderr).text();
   expect(await child.exited).toBe(1);
-  const warnings = stderr.split("\n").filter((line) => line.includes("warning"));
-  expect(warnings).toEqual([expect.stringMatching(/^API: warning: KAFKA_REPLICATION_FACTOR=1: .*disk is lost/)]);
+  const warnings = stderr
+    .split("\n")
+    .map(parseLogLine)
+    .filter((entry) => entry?.level === 40);
+  expect(warnings).toEqual([
+    expect.objectContaining({
+      role: "api",
+      msg: expect.stringMatching(/^API: warning: KAFKA_REPLICATION_FACTOR=1: .*disk is lost/),
+    }),
+  ]);
 }, 60_000);
 
 test("a process started with min ISR above the replication factor exits 2 naming both", async () => {

@@ -28,6 +28,7 @@ const commands = [
   ["migrate", ["src/postgres/migrate.ts"]],
   ["seed", ["src/seed.ts"]],
   ["reconcile", ["src/reconcile.ts"]],
+  ["dlq", ["src/dlq.ts"]],
 ] as const;
 
 for (const [what, url, reached] of urls) {

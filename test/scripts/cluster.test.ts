@@ -25,6 +25,7 @@ import type { Config } from "../../src/runtime/config.ts";
 import { withTimeout } from "../../src/runtime/timeout.ts";
 import { decodeMessage } from "../../src/transaction/message.ts";
 import { startWorker, type WorkerHandle } from "../../src/worker.ts";
+import { silentLog } from "../support/logs.ts";
 import { eventually, freshDatabase, type TestDatabase, testConfig, testTopics } from "../support/run.ts";
 
 const partitions = 3;
@@ -237,7 +238,7 @@ async function replay(): Promise<void> {
 }
 
 test("with one node killed (kill -9) during a replay, every partition takes transactions again once leaders are elected", async () => {
-  worker = await startWorker(config, { log: () => {} });
+  worker = await startWorker(config, { log: silentLog });
   const replaying = replay();
   await Bun.sleep(1000);
   const victim = await leaderOf(topics.topic, 0);
