@@ -3,12 +3,15 @@
 import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 import type { Sql } from "../postgres/connection.ts";
+import { ApiKeyring } from "../runtime/api-keys.ts";
 import type { Config } from "../runtime/config.ts";
 import { redactSecrets } from "../runtime/redact.ts";
 import type { FieldError } from "../transaction/rules.ts";
 import { invalid, RequestError } from "./errors.ts";
+import { guardPlugin, securitySchemes } from "./guard.ts";
 import { checkContentLength } from "./json-body.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
+import { RateLimits } from "./rate-limit.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { rejectionRoutes } from "./routes/rejections.ts";
 import { reportRoutes } from "./routes/reports.ts";
@@ -22,6 +25,10 @@ export interface ApiDeps {
   /** Set when the process was asked to stop: new work is refused, /ready answers 503. */
   shutdown: { requested: boolean };
   kafkaAnswers(): Promise<boolean>;
+  /** The API keys; default: those of config.apiKeys. */
+  keyring?: ApiKeyring;
+  /** Requests the server is answering now (Bun's count once it listens); default 0. */
+  requestsInFlight?(): number;
 }
 
 /**
@@ -69,6 +76,16 @@ function requestErrorOf(error: unknown): RequestError | undefined {
 }
 
 export function createApp(deps: ApiDeps) {
+  const keyring = deps.keyring ?? new ApiKeyring(deps.config.apiKeys);
+  const guard = guardPlugin({
+    keyring,
+    rateLimits: new RateLimits(keyring.ids, {
+      requestsPerS: deps.config.apiKeyRequestsPerS,
+      burstRequests: deps.config.apiKeyBurstRequests,
+    }),
+    requestsInFlightMax: deps.config.requestsInFlightMax,
+    requestsInFlight: deps.requestsInFlight ?? (() => 0),
+  });
   // normalize: false — unknown fields are refused, never silently dropped.
   return (
     new Elysia({ name: "txlog", normalize: false })
@@ -87,6 +104,7 @@ export function createApp(deps: ApiDeps) {
               { name: "reports", description: "reads of the stored log" },
               { name: "health", description: "dependencies" },
             ],
+            components: { securitySchemes },
           },
         }),
       )
@@ -129,10 +147,10 @@ export function createApp(deps: ApiDeps) {
         set.status = 500;
         return { error: "internal", message: "internal error; nothing was accepted by this request" };
       })
-      .use(transactionRoutes(deps))
-      .use(transactionStatusRoutes(deps.sql))
-      .use(reportRoutes(deps.sql))
-      .use(rejectionRoutes(deps.sql))
+      .use(transactionRoutes({ ...deps, guard }))
+      .use(transactionStatusRoutes(deps.sql, guard))
+      .use(reportRoutes(deps.sql, guard))
+      .use(rejectionRoutes(deps.sql, guard))
       .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }))
   );
 }

@@ -10,7 +10,7 @@ import { insertRejections, type Rejection } from "../postgres/rejections.ts";
 import { type ConsumedTransaction, copyLine } from "../postgres/stored-row.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { committedLine, receivedLine } from "../runtime/log-lines.ts";
-import { decodeMessage, messageTransactionId } from "../transaction/message.ts";
+import { decodeMessage, messageApiKeyId, messageTransactionId } from "../transaction/message.ts";
 import { describeErrors } from "../transaction/rules.ts";
 import { type Batch, BatchLimitError } from "./batcher.ts";
 import type { BatchHandler } from "./consume-loop.ts";
@@ -247,6 +247,7 @@ async function prepare(batch: Batch<KafkaMessage>): Promise<PreparedBatch> {
           errors: decoded.errors,
           partition: message.partition,
           offset: message.offset,
+          apiKeyId: messageApiKeyId(message.value),
         });
       }
       continue;
@@ -270,6 +271,7 @@ function refusedRejection({ row, reason }: RejectedRow): Rejection {
     errors: [],
     partition: row.partition,
     offset: row.offset,
+    apiKeyId: row.transaction.apiKeyId,
   };
 }
 

@@ -106,3 +106,17 @@ export function postgresUrl(variable: string, defaultValue: string, description:
     },
   };
 }
+
+export function flag(variable: string, defaultValue: boolean, description: string): Setting<boolean> {
+  const rule = "must be true or false";
+  return {
+    variable,
+    defaultValue: String(defaultValue),
+    description,
+    parse(raw) {
+      const value = raw.trim();
+      if (value !== "true" && value !== "false") throw new ConfigError(variable, rule, raw);
+      return value === "true";
+    },
+  };
+}
