@@ -2,6 +2,7 @@
 // answers 202 after the broker's ack; serves reports read from PostgreSQL.
 
 import { createApp } from "./api/app.ts";
+import { keyringLine, loadKeyring } from "./api/keyring.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
 import { kafkaAnswers } from "./kafka/admin.ts";
@@ -17,6 +18,8 @@ export interface RunningApi extends Running {
   url: string;
   port: number;
   batcher: ProduceBatcher;
+  /** Whether API keys are asked for, and which: printed at start. */
+  keysLine: string;
 }
 
 /**
@@ -39,6 +42,7 @@ async function waitForRequests(server: { pendingRequests: number } | null, timeo
 }
 
 export async function startApi(config: Config): Promise<RunningApi> {
+  const keyring = await loadKeyring(config);
   const connection: KafkaConnection = {
     brokers: config.kafkaBrokers,
     clientId: `${config.kafkaClientId}-api`,
@@ -59,14 +63,20 @@ export async function startApi(config: Config): Promise<RunningApi> {
     acceptTimeoutMs: config.acceptTimeoutMs,
   });
   const shutdown = { requested: false };
+  let listening: { pendingRequests: number } | undefined;
   const app = createApp({
     config,
     sql,
     batcher,
     shutdown,
     kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
+    keyring,
+    // Bun's own count: every request received and not yet answered, bodies
+    // still arriving included, with nothing to keep in step by hand.
+    requestsInFlight: () => listening?.pendingRequests ?? 0,
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: serverBodyBytesMax });
   const server = app.server;
+  listening = server ?? undefined;
   const port = server?.port ?? config.port;
   const stopped = Promise.withResolvers<void>();
   async function stop(): Promise<void> {
@@ -91,6 +101,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`,
     port,
     batcher,
+    keysLine: keyringLine(keyring, config),
     done: stopped.promise,
     stop,
   };
@@ -100,6 +111,6 @@ if (import.meta.main) {
   await runProcess({
     name: "API",
     start: startApi,
-    startedLine: (api) => `txlog API listening on ${api.url} (Swagger UI: ${api.url}/swagger)`,
+    startedLine: (api) => `txlog API listening on ${api.url} (Swagger UI: ${api.url}/swagger)\nAPI: ${api.keysLine}`,
   });
 }

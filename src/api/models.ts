@@ -132,7 +132,8 @@ export const RejectedTransaction = t.Object({
   errors: t.Array(t.Object({ field: t.String(), rule: t.String() })),
   rejectedAt: t.String({ format: "date-time" }),
   apiKeyId: t.Union([t.String(), t.Null()], {
-    description: "id of the API key the transaction was sent with (never the secret); null without keys or when unreadable",
+    description:
+      "id of the API key the transaction was sent with (never the secret); null without keys or when unreadable",
   }),
 });
 

@@ -22,9 +22,7 @@ export interface ApiKeyEntry {
 const keyPrefix = "txk_";
 const secretBytes = 32;
 /** A key as clients send it: the prefix, the id, and the secret as hex. */
-const keyPattern = new RegExp(
-  `^${keyPrefix}(${apiKeyIdPattern.source.slice(1, -1)})_([0-9a-f]{${secretBytes * 2}})$`,
-);
+const keyPattern = new RegExp(`^${keyPrefix}(${apiKeyIdPattern.source.slice(1, -1)})_([0-9a-f]{${secretBytes * 2}})$`);
 /** Generated ids: 6 random bytes as hex. */
 const generatedIdBytes = 6;
 /** Scopes in an entry are joined by '+' (',' separates entries). */

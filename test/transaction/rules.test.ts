@@ -133,7 +133,7 @@ test("a bad version 2 field is named with its rule; what the schema allows but i
   expect(!short.ok && short.errors).toEqual([
     { field: "(message)", rule: expect.stringContaining("must hold 13 tab-separated fields") },
   ]);
-  expect(!decodeMessage(Buffer.from("3\tx")).ok && decodeMessage(Buffer.from("3\tx"))).toMatchObject({
+  expect(!decodeMessage(Buffer.from("4\tx")).ok && decodeMessage(Buffer.from("4\tx"))).toMatchObject({
     errors: [{ field: "v" }],
   });
 });
