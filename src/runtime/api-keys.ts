@@ -5,7 +5,7 @@
 // of the whole key: keys are high-entropy random secrets, so one fast hash is
 // enough (a slow password hash would guard against guessing, which 256 random
 // bits already rule out) and costs a microsecond per request.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { apiKeyIdPattern, apiKeyIdRule } from "../transaction/ids.ts";
 import { ConfigError, type Setting } from "./setting-types.ts";
 
@@ -21,8 +21,7 @@ export interface ApiKeyEntry {
 
 const keyPrefix = "txk_";
 const secretBytes = 32;
-/** A key as clients send it: the prefix, the id, and the secret as hex. */
-const keyPattern = new RegExp(`^${keyPrefix}(${apiKeyIdPattern.source.slice(1, -1)})_([0-9a-f]{${secretBytes * 2}})$`);
+const bearerPrefix = "bearer ";
 /** Generated ids: 6 random bytes as hex. */
 const generatedIdBytes = 6;
 /** Scopes in an entry are joined by '+' (',' separates entries). */
@@ -30,9 +29,9 @@ const scopeSeparator = "+";
 
 export const entryRule = `must be comma-separated entries id:scopes:sha256hex (id ${apiKeyIdRule}; scopes write, read or write${scopeSeparator}read; the SHA-256 of the key as 64 hex digits), each id once`;
 
-/** SHA-256 of a key, as it is configured. */
+/** SHA-256 of a key, as it is configured (Bun's own: a third of node:crypto's createHash per request). */
 export function apiKeyHash(key: string): Buffer {
-  return createHash("sha256").update(key).digest();
+  return Buffer.from(Bun.SHA256.hash(key) as Uint8Array);
 }
 
 /** A new key, with a random id unless one is given (checked against the id rule). */
@@ -109,13 +108,16 @@ export class ApiKeyring {
    * constant-time comparison of the hashes.
    */
   verify(authorization: string | null): ApiKeyEntry | undefined {
-    if (authorization === null) return undefined;
-    const match = /^Bearer +(\S+)$/i.exec(authorization);
-    const key = match?.[1];
-    if (key === undefined) return undefined;
-    const parts = keyPattern.exec(key);
-    const entry = parts === null ? undefined : this.byId.get(parts[1] as string);
+    // The scheme is case-insensitive (RFC 9110); whatever follows is judged by
+    // its hash, so a malformed key simply matches no entry.
+    if (authorization === null || authorization.slice(0, bearerPrefix.length).toLowerCase() !== bearerPrefix) {
+      return undefined;
+    }
+    const key = authorization.slice(bearerPrefix.length).trim();
+    const idEnd = key.indexOf("_", keyPrefix.length);
+    if (!key.startsWith(keyPrefix) || idEnd === -1) return undefined;
+    const entry = this.byId.get(key.slice(keyPrefix.length, idEnd));
     if (entry === undefined) return undefined;
-    return timingSafeEqual(apiKeyHash(key), entry.hash) ? entry : undefined;
+    return timingSafeEqual(Bun.SHA256.hash(key) as Uint8Array, entry.hash) ? entry : undefined;
   }
 }

@@ -55,9 +55,7 @@ async function stored(ids: string[]): Promise<Map<string, { api_key_id: string |
 }
 
 test("the same Idempotency-Key from two API keys gives two transactions, each stored with its key id; a retry gives the same", async () => {
-  expect(api.keysLine).toBe(
-    "API keys on: 2 configured (ids alice, bob); POST needs scope write, reads need read",
-  );
+  expect(api.keysLine).toBe("API keys on: 2 configured (ids alice, bob); POST needs scope write, reads need read");
   const key = `order-${crypto.randomUUID()}`;
   const fromAlice = await post("/transaction", alice.key, paymentBody, key);
   const fromBob = await post("/transaction", bob.key, { ...paymentBody, amount: "20.00" }, key);
