@@ -14,6 +14,8 @@ export interface LoadOptions {
   overloadRetriesMax: number;
   /** Updated as answers come, for the progress line. */
   progress?: LoadProgress;
+  /** Authorization header of every POST (`Bearer <API key>`), if any. */
+  authorization?: string;
 }
 
 export interface LoadProgress {
@@ -51,7 +53,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let acceptedRequests = 0;
   let acceptedRows = 0;
   let overloadRetries = 0;
-  const headers = { "content-type": "application/json" };
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (options.authorization !== undefined) headers.authorization = options.authorization;
 
   async function post(body: string): Promise<{ status: number | "error"; text: string }> {
     try {

@@ -150,6 +150,7 @@ async function driveApi(run: Run, workerLog: WorkerLog): Promise<Driven> {
     requestTimeoutMs: config.acceptTimeoutMs + 10_000,
     overloadRetriesMax,
     progress: state,
+    authorization: run.authorization,
   });
   checkInterrupted();
   commits.target = load.acceptedRows;

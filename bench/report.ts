@@ -81,6 +81,8 @@ export interface Results {
     batchRows: number;
     workers: number;
     ceilings: boolean;
+    /** POSTs sent with an API key (--api-key). */
+    apiKey: boolean;
   };
   environment: {
     /** The commit measured and the src/ or sql/ files that differed from it. */

@@ -34,6 +34,7 @@ export function results(run: Run, outcome: Outcome): Results {
       batchRows: options.batchRows,
       workers: options.workers,
       ceilings: options.ceilings,
+      apiKey: options.apiKey,
     },
     environment: environment(run),
     pipeline: pipelineFigures(outcome),

@@ -11,6 +11,7 @@ import type { KafkaConnection } from "../src/kafka/client.ts";
 import { ensureTopics, txlogTopics } from "../src/kafka/topics.ts";
 import { dropDatabase, ensureDatabase, openDatabase, type Sql, withDatabase } from "../src/postgres/connection.ts";
 import { migrate } from "../src/postgres/migrate.ts";
+import { apiKeyEntryText, newApiKey } from "../src/runtime/api-keys.ts";
 import { type Config, ConfigError, loadConfig, settings } from "../src/runtime/config.ts";
 import { repoRoot } from "./children.ts";
 import { checkInterrupted, onCleanup } from "./cleanup.ts";
@@ -30,6 +31,8 @@ export interface Run {
   /** Environment of the API and worker processes: this run's database, topics and group. */
   env: Record<string, string>;
   config: Config;
+  /** `Bearer <key>` for every POST with --api-key; undefined without. */
+  authorization: string | undefined;
   connection: KafkaConnection;
   databaseUrl: string;
   postgresVersion: string;
@@ -67,7 +70,8 @@ export async function openRun(options: Options): Promise<Run> {
     process.env.DATABASE_URL || settings.databaseUrl.defaultValue,
     prefix.replaceAll("-", "_"),
   );
-  const { env, config } = runConfig(prefix, broker, databaseUrl);
+  const key = options.apiKey ? newApiKey("bench") : undefined;
+  const { env, config } = runConfig(prefix, broker, databaseUrl, key?.key);
   const connection: KafkaConnection = {
     brokers: config.kafkaBrokers,
     clientId: prefix,
@@ -82,7 +86,7 @@ export async function openRun(options: Options): Promise<Run> {
   const profileDir = options.profile ? join(options.outDir, "profiles") : undefined;
   if (profileDir) await mkdir(profileDir, { recursive: true });
   say(
-    `bench ${runId}: ${source.description} via ${options.via}, database ${databaseUrl.replace(/\/\/[^@]*@/, "//")}, topic ${config.topic} (${config.topicPartitions} partitions), out ${options.outDir}`,
+    `bench ${runId}: ${source.description} via ${options.via}${options.apiKey ? " with an API key" : ""}, database ${databaseUrl.replace(/\/\/[^@]*@/, "//")}, topic ${config.topic} (${config.topicPartitions} partitions), out ${options.outDir}`,
   );
   const { bodies, offered } = await replayedRows(options, source);
   if (invalidRows() > 0) say(`bench: skipped ${invalidRows()} invalid rows of ${options.file}`);
@@ -95,6 +99,7 @@ export async function openRun(options: Options): Promise<Run> {
     startedAt,
     env,
     config,
+    authorization: key === undefined ? undefined : `Bearer ${key.key}`,
     connection,
     databaseUrl,
     postgresVersion,
@@ -124,7 +129,7 @@ async function startBroker(): Promise<LocalBroker> {
 }
 
 /** The environment of the run's processes and its configuration; a bad setting is a usage error (exit 2). */
-function runConfig(prefix: string, broker: LocalBroker, databaseUrl: string) {
+function runConfig(prefix: string, broker: LocalBroker, databaseUrl: string, apiKey: string | undefined) {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     KAFKA_BROKERS: broker.brokers.join(","),
@@ -134,6 +139,13 @@ function runConfig(prefix: string, broker: LocalBroker, databaseUrl: string) {
     KAFKA_GROUP_ID: `${prefix}-worker`,
     // Several workers on one machine: each its own status port.
     WORKER_PORT: "0",
+    // The bench measures throughput, not throttling: with keys or without
+    // (one shared bucket then) the rate limit stays out of the way, while
+    // every request still pays for its bucket.
+    API_KEY_REQUESTS_PER_S: process.env.API_KEY_REQUESTS_PER_S || "1000000",
+    API_KEY_BURST_REQUESTS: process.env.API_KEY_BURST_REQUESTS || "10000000",
+    TXLOG_API_KEYS: apiKey === undefined ? "" : apiKeyEntryText("bench", ["write"], apiKey),
+    TXLOG_API_KEYS_FILE: "",
   };
   try {
     return { env, config: loadConfig(env) };

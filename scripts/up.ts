@@ -101,9 +101,12 @@ for (;;) {
 }
 
 // The demo: sample rows after the seeded ones, each POSTed with an
-// Idempotency-Key of its line, so starting again adds no second copy.
+// Idempotency-Key of its line, so starting again adds no second copy. It
+// holds no API key: with keys configured it is skipped.
+const keysOn = config.apiKeys.length > 0 || config.apiKeysFile !== "";
+if (keysOn) console.log("demo: skipped, API keys are on (TXLOG_API_KEYS); POST with one of your keys");
 const demo: { key: string; body: unknown }[] = [];
-for await (const record of readPaySimCsv(sampleFile, { rowsMax: 100 + demoRows })) {
+for await (const record of readPaySimCsv(sampleFile, { rowsMax: keysOn ? 0 : 100 + demoRows })) {
   if (record.line <= 101 || !record.checked.ok) continue;
   demo.push({ key: `demo:${record.line}`, body: record.checked.value });
 }

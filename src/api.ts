@@ -2,6 +2,7 @@
 // answers 202 after the broker's ack; serves reports read from PostgreSQL.
 
 import { createApp, createDashboard } from "./api/app.ts";
+import { keyringLine, loadKeyring } from "./api/keyring.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
 import { kafkaAnswers } from "./kafka/admin.ts";
@@ -18,6 +19,8 @@ export interface RunningApi extends Running {
   url: string;
   port: number;
   batcher: ProduceBatcher;
+  /** Whether API keys are asked for, and which: printed at start. */
+  keysLine: string;
 }
 
 /**
@@ -40,6 +43,7 @@ async function waitForRequests(server: { pendingRequests: number } | null, timeo
 }
 
 export async function startApi(config: Config): Promise<RunningApi> {
+  const keyring = await loadKeyring(config);
   const connection: KafkaConnection = {
     brokers: config.kafkaBrokers,
     clientId: `${config.kafkaClientId}-api`,
@@ -61,6 +65,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
   });
   const shutdown = { requested: false };
   const dashboard = createDashboard(config, sql);
+  let listening: { pendingRequests: number } | undefined;
   const app = createApp({
     dashboard,
     config,
@@ -68,8 +73,13 @@ export async function startApi(config: Config): Promise<RunningApi> {
     batcher,
     shutdown,
     kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
+    keyring,
+    // Bun's own count: every request received and not yet answered, bodies
+    // still arriving included, with nothing to keep in step by hand.
+    requestsInFlight: () => listening?.pendingRequests ?? 0,
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: serverBodyBytesMax });
   const server = app.server;
+  listening = server ?? undefined;
   const port = server?.port ?? config.port;
   const stopped = Promise.withResolvers<void>();
   async function stop(): Promise<void> {
@@ -99,6 +109,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}`,
     port,
     batcher,
+    keysLine: keyringLine(keyring, config),
     done: stopped.promise,
     stop,
   };
@@ -109,10 +120,12 @@ if (import.meta.main) {
     name: "API",
     role: "api",
     start: startApi,
-    logStarted: (log, api, config) =>
+    logStarted: (log, api, config) => {
       log.info(
         { url: api.url },
         `txlog API listening on ${api.url}${config.apiDocs ? ` (Swagger UI: ${api.url}/swagger)` : ""}`,
-      ),
+      );
+      log.info(api.keysLine);
+    },
   });
 }

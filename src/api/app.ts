@@ -2,16 +2,18 @@
 // (src/api/swagger.ts), and one error shape for all.
 import { Elysia } from "elysia";
 import type { Sql } from "../postgres/connection.ts";
+import { ApiKeyring } from "../runtime/api-keys.ts";
 import type { Config } from "../runtime/config.ts";
 import { Episode } from "../runtime/episodes.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { roleLogger } from "../runtime/logger.ts";
 import type { FieldError } from "../transaction/rules.ts";
 import { Dashboard } from "./dashboard/data.ts";
-import { apiDocs, docsPath } from "./swagger.ts";
 import { invalid, RequestError } from "./errors.ts";
+import { guardPlugin } from "./guard.ts";
 import { checkContentLength } from "./json-body.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
+import { RateLimits } from "./rate-limit.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
 import { dashboardPageRoutes } from "./routes/dashboard-page.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -19,6 +21,7 @@ import { rejectionRoutes } from "./routes/rejections.ts";
 import { reportRoutes } from "./routes/reports.ts";
 import { transactionStatusRoutes } from "./routes/transaction-status.ts";
 import { transactionRoutes } from "./routes/transactions.ts";
+import { apiDocs, docsPath } from "./swagger.ts";
 
 export interface ApiDeps {
   config: Config;
@@ -29,6 +32,10 @@ export interface ApiDeps {
   kafkaAnswers(): Promise<boolean>;
   /** The dashboard's sources; made from config and sql when not given (its Kafka client opens on first use). */
   dashboard?: Dashboard;
+  /** The API keys; default: those of config.apiKeys. */
+  keyring?: ApiKeyring;
+  /** Requests the server is answering now (Bun's count once it listens); default 0. */
+  requestsInFlight?(): number;
 }
 
 export function createDashboard(config: Config, sql: Sql): Dashboard {
@@ -94,6 +101,16 @@ export function createApp(deps: ApiDeps) {
   const log = roleLogger("api");
   // A PostgreSQL outage answers every read with 503: one episode in the log, not a line per request.
   const reads = new Episode({ log, name: "database read", summaryMs: deps.config.logEpisodeSummaryMs });
+  const keyring = deps.keyring ?? new ApiKeyring(deps.config.apiKeys);
+  const guard = guardPlugin({
+    keyring,
+    rateLimits: new RateLimits(keyring.ids, {
+      requestsPerS: deps.config.apiKeyRequestsPerS,
+      burstRequests: deps.config.apiKeyBurstRequests,
+    }),
+    requestsInFlightMax: deps.config.requestsInFlightMax,
+    requestsInFlight: deps.requestsInFlight ?? (() => 0),
+  });
   // normalize: false — unknown fields are refused, never silently dropped.
   return (
     new Elysia({ name: "txlog", normalize: false })
@@ -138,18 +155,17 @@ export function createApp(deps: ApiDeps) {
         set.status = 500;
         return { error: "internal", message: "internal error; nothing was accepted by this request" };
       })
-      .use(transactionRoutes({ ...deps, ingest: dashboard.ingest }))
       // Reads are GETs; one answered below 500 while an episode runs says PostgreSQL is back.
       .onAfterResponse(({ request, set }) => {
         if (reads.active && request.method === "GET" && Number(set.status ?? 200) < 500) reads.succeeded();
       })
-      .use(transactionRoutes({ ...deps, ingest: dashboard.ingest }))
-      .use(transactionStatusRoutes(deps.sql))
-      .use(reportRoutes(deps.sql))
-      .use(rejectionRoutes(deps.sql))
+      .use(transactionRoutes({ ...deps, guard, ingest: dashboard.ingest }))
+      .use(transactionStatusRoutes(deps.sql, guard))
+      .use(reportRoutes(deps.sql, guard))
+      .use(rejectionRoutes(deps.sql, guard))
       .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }))
       .use(dashboardPageRoutes())
-      .use(dashboardRoutes(dashboard))
+      .use(dashboardRoutes(dashboard, guard))
   );
 }
 

@@ -91,3 +91,14 @@ export async function readBody(request: Request, contentType: string, bodyBytesM
   const text = await bodyText(request, bodyBytesMax);
   return contentType === "application/json" ? parseJson(text) : text;
 }
+
+/**
+ * readBody for a route that reads its own body (`parse: "none"`): after the
+ * guard, so a request without a valid key never has its body read. The
+ * content type is taken as Elysia's parser takes it (up to the first ';').
+ */
+export function readRequestBody(request: Request, bodyBytesMax: number): Promise<unknown> {
+  const header = request.headers.get("content-type") ?? "";
+  const end = header.indexOf(";");
+  return readBody(request, end === -1 ? header : header.slice(0, end), bodyBytesMax);
+}

@@ -131,6 +131,10 @@ export const RejectedTransaction = t.Object({
   message: t.String({ description: "why, naming each field and rule, or PostgreSQL's error" }),
   errors: t.Array(t.Object({ field: t.String(), rule: t.String() })),
   rejectedAt: t.String({ format: "date-time" }),
+  apiKeyId: t.Union([t.String(), t.Null()], {
+    description:
+      "id of the API key the transaction was sent with (never the secret); null without keys or when unreadable",
+  }),
 });
 
 export const RejectionQuery = t.Object({

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import type { Config } from "../runtime/config.ts";
+import { securitySchemes } from "./guard.ts";
 import { fileResponse, packageAssets } from "./static-assets.ts";
 
 export const docsPath = "/swagger";
@@ -26,6 +27,7 @@ const documentation = {
     { name: "reports", description: "reads of the stored log" },
     { name: "health", description: "dependencies" },
   ],
+  components: { securitySchemes },
 };
 
 /**

@@ -12,7 +12,7 @@ import { Episodes } from "../runtime/episodes.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { logCommitted, logReceived } from "../runtime/log-lines.ts";
 import type { Logger } from "../runtime/logger.ts";
-import { decodeMessage, messageTransactionId } from "../transaction/message.ts";
+import { decodeMessage, messageApiKeyId, messageTransactionId } from "../transaction/message.ts";
 import { describeErrors } from "../transaction/rules.ts";
 import { type Batch, BatchLimitError } from "./batcher.ts";
 import type { BatchHandler } from "./consume-loop.ts";
@@ -262,6 +262,7 @@ async function prepare(batch: Batch<KafkaMessage>): Promise<PreparedBatch> {
           errors: decoded.errors,
           partition: message.partition,
           offset: message.offset,
+          apiKeyId: messageApiKeyId(message.value),
         });
       }
       continue;
@@ -285,6 +286,7 @@ function refusedRejection({ row, reason }: RejectedRow): Rejection {
     errors: [],
     partition: row.partition,
     offset: row.offset,
+    apiKeyId: row.transaction.apiKeyId,
   };
 }
 

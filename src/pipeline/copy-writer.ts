@@ -221,6 +221,7 @@ async function recordKeyConflicts(tx: postgres.TransactionSql): Promise<void> {
         offset: conflict.offset,
         fingerprint: refused,
         storedFingerprint: stored,
+        ...(conflict.apiKeyId === null ? {} : { apiKeyId: conflict.apiKeyId }),
       };
     }),
   );

@@ -19,6 +19,8 @@ export interface Rejection {
   /** idempotency_key_reused: the refused transaction's fingerprint and the stored one's. */
   fingerprint?: string;
   storedFingerprint?: string;
+  /** The id of the API key the transaction was sent with, when known. */
+  apiKeyId?: string;
 }
 
 /** A rejection as the API answers it. */
@@ -29,6 +31,7 @@ export interface StoredRejection {
   message: string;
   errors: FieldError[];
   rejectedAt: string;
+  apiKeyId: string | null;
 }
 
 interface RejectionRow {
@@ -37,6 +40,7 @@ interface RejectionRow {
   message: string;
   errors: FieldError[];
   rejected_at: Date;
+  api_key_id: string | null;
 }
 
 /**
@@ -56,15 +60,17 @@ export async function insertRejections(tx: postgres.TransactionSql | Sql, reject
     kafka_offset: r.offset.toString(),
     fingerprint: r.fingerprint ?? null,
     stored_fingerprint: r.storedFingerprint ?? null,
+    api_key_id: r.apiKeyId ?? null,
   }));
   await tx`
     INSERT INTO rejections (
-      transaction_id, reason, message, errors, kafka_partition, kafka_offset, fingerprint, stored_fingerprint)
+      transaction_id, reason, message, errors, kafka_partition, kafka_offset, fingerprint, stored_fingerprint,
+      api_key_id)
     SELECT r.transaction_id, r.reason, r.message, r.errors, r.kafka_partition, r.kafka_offset,
-           r.fingerprint, r.stored_fingerprint
+           r.fingerprint, r.stored_fingerprint, r.api_key_id
     FROM jsonb_to_recordset(${tx.json(records as unknown as postgres.JSONValue)}) AS r(
       transaction_id uuid, reason text, message text, errors jsonb, kafka_partition integer, kafka_offset bigint,
-      fingerprint text, stored_fingerprint text)
+      fingerprint text, stored_fingerprint text, api_key_id text)
     WHERE r.reason = 'idempotency_key_reused'
        OR NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = r.transaction_id)
     ORDER BY r.kafka_partition, r.kafka_offset
@@ -79,12 +85,13 @@ function toStoredRejection(row: RejectionRow): StoredRejection {
     message: row.message,
     errors: row.errors,
     rejectedAt: row.rejected_at.toISOString(),
+    apiKeyId: row.api_key_id,
   };
 }
 
 export async function findRejection(sql: Sql, id: string): Promise<StoredRejection | undefined> {
   const rows = await sql<RejectionRow[]>`
-    SELECT transaction_id, reason, message, errors, rejected_at FROM rejections WHERE transaction_id = ${id}
+    SELECT transaction_id, reason, message, errors, rejected_at, api_key_id FROM rejections WHERE transaction_id = ${id}
     ORDER BY rejected_at, kafka_partition, kafka_offset LIMIT 1`;
   return rows[0] ? toStoredRejection(rows[0]) : undefined;
 }
@@ -110,7 +117,7 @@ export async function listRejections(
   }
   const where = conditions.reduce((all, condition) => sql`${all} AND ${condition}`);
   const rows = await sql<RejectionRow[]>`
-    SELECT transaction_id, reason, message, errors, rejected_at FROM rejections WHERE ${where}
+    SELECT transaction_id, reason, message, errors, rejected_at, api_key_id FROM rejections WHERE ${where}
     ORDER BY rejected_at DESC, transaction_id DESC
     LIMIT ${limit + 1}`;
   const page = rows.slice(0, limit).map(toStoredRejection);

@@ -12,7 +12,8 @@ import { copyField } from "./copy-text.ts";
 /**
  * The columns a COPY line fills, in its order, with their SQL types: the
  * accepted transaction in message field order (transactionText), then where
- * the worker read it. status and committed_at take their column defaults.
+ * the worker read it, then the API key's id (sql/003_api_key_ids.sql).
+ * status and committed_at take their column defaults.
  */
 export const copyColumnTypes = [
   ["transaction_id", "uuid"],
@@ -30,6 +31,7 @@ export const copyColumnTypes = [
   ["accepted_at", "timestamptz"],
   ["kafka_partition", "integer"],
   ["kafka_offset", "bigint"],
+  ["api_key_id", "text"],
 ] as const;
 
 export type CopyColumn = (typeof copyColumnTypes)[number][0];
@@ -50,7 +52,8 @@ export function copyLine(row: ConsumedTransaction): string {
   // other field was validated to digits, letters, '-', '.', ':' (ids, money,
   // times, types), so it goes in as it is. Money stays the decimal string it
   // arrived as; PostgreSQL's NUMERIC parses it.
-  return `${transactionText(row.transaction, copyField)}\t${row.partition}\t${row.offset}\n`;
+  // The key id's own rule (letters, digits, '-') needs no escaping; \N is COPY's NULL.
+  return `${transactionText(row.transaction, copyField)}\t${row.partition}\t${row.offset}\t${row.transaction.apiKeyId ?? "\\N"}\n`;
 }
 
 /** Name of the per-connection staging table: every column text, so COPY itself never refuses a value. */
@@ -108,6 +111,7 @@ export interface TransactionRow {
   committed_at: Date;
   kafka_partition: number | null;
   kafka_offset: string | null;
+  api_key_id: string | null;
 }
 
 /** A stored transaction as the API answers it. */
@@ -127,6 +131,9 @@ export const StoredTransaction = Type.Object({
   status: Type.Literal("Completed"),
   acceptedAt: Type.String({ format: "date-time" }),
   committedAt: Type.String({ format: "date-time" }),
+  apiKeyId: Type.Union([Type.String(), Type.Null()], {
+    description: "id of the API key it was sent with (never the secret); null without keys",
+  }),
 });
 export type StoredTransaction = Static<typeof StoredTransaction> & { type: TransactionType };
 
@@ -147,6 +154,7 @@ export function toStoredTransaction(row: TransactionRow): StoredTransaction {
     status: row.status,
     acceptedAt: row.accepted_at.toISOString(),
     committedAt: row.committed_at.toISOString(),
+    apiKeyId: row.api_key_id,
   };
 }
 
@@ -177,6 +185,8 @@ export interface KeyConflict {
   offset: bigint;
   staged: Transaction;
   stored: Transaction;
+  /** The staged transaction's API key id (the same key id derived the same id), when it had one. */
+  apiKeyId: string | null;
 }
 
 interface ConflictRow {
@@ -185,6 +195,7 @@ interface ConflictRow {
   kafka_offset: string;
   staged: string[];
   stored: string[];
+  api_key_id: string | null;
 }
 
 /** The transaction fields as text, canonical on both sides (numeric(16,2) prints two decimals). */
@@ -221,7 +232,7 @@ function transactionOf(fields: string[]): Transaction {
  */
 export async function keyConflicts(tx: postgres.TransactionSql): Promise<KeyConflict[]> {
   const rows = await tx<ConflictRow[]>`
-    SELECT s.transaction_id, s.kafka_partition::integer AS kafka_partition, s.kafka_offset,
+    SELECT s.transaction_id, s.kafka_partition::integer AS kafka_partition, s.kafka_offset, s.api_key_id,
            ${fieldsOf("s", tx)} AS staged, ${fieldsOf("t", tx)} AS stored
     FROM ${tx(stagingTable)} s JOIN transactions t ON t.transaction_id = s.transaction_id::uuid
     WHERE ${fieldsOf("s", tx)} IS DISTINCT FROM ${fieldsOf("t", tx)}
@@ -232,5 +243,6 @@ export async function keyConflicts(tx: postgres.TransactionSql): Promise<KeyConf
     offset: BigInt(row.kafka_offset),
     staged: transactionOf(row.staged),
     stored: transactionOf(row.stored),
+    apiKeyId: row.api_key_id,
   }));
 }

@@ -2,8 +2,9 @@
 // Each entry names its unit, its default and what is allowed; a bad value
 // stops the process with a ConfigError naming the variable and the rule.
 // README.md's configuration table is checked against this list by a test.
+import { apiKeyEntries } from "./api-keys.ts";
 import { logSettings, rootLogger } from "./logger.ts";
-import { brokerList, ConfigError, integer, onOff, postgresUrl, text } from "./setting-types.ts";
+import { brokerList, ConfigError, flag, integer, onOff, postgresUrl, text } from "./setting-types.ts";
 
 export { ConfigError };
 
@@ -139,6 +140,45 @@ export const settings = {
     "API_DOCS",
     true,
     "API: Swagger UI at /swagger and the OpenAPI document at /swagger/json (`off`: both answer 404); turn off in production, or keep them behind the network",
+  ),
+  // API keys (README, API keys): with none configured the API is open and
+  // refuses to listen beyond loopback unless TXLOG_ALLOW_OPEN_API says so.
+  apiKeys: apiKeyEntries(
+    "TXLOG_API_KEYS",
+    "API: keys as comma-separated `id:scopes:sha256hex` entries (`bun run keys new` prints one); none here or in `TXLOG_API_KEYS_FILE`: no key is asked for and the API listens on loopback only",
+  ),
+  apiKeysFile: text(
+    "TXLOG_API_KEYS_FILE",
+    "",
+    /^[^\0\n]*$/,
+    "must be a file path",
+    "API: a file of key entries, one a line (`#` comments), read at start; adds to `TXLOG_API_KEYS`",
+  ),
+  allowOpenApi: flag(
+    "TXLOG_ALLOW_OPEN_API",
+    false,
+    "API: `true` lets an API without keys listen on an address other than loopback (behind something else that authenticates, or a port published to loopback only)",
+  ),
+  apiKeyRequestsPerS: integer(
+    "API_KEY_REQUESTS_PER_S",
+    10000,
+    1,
+    1000000,
+    "API: requests per second one key may make, sustained (token bucket; all clients share one bucket without keys); more answer 429",
+  ),
+  apiKeyBurstRequests: integer(
+    "API_KEY_BURST_REQUESTS",
+    20000,
+    1,
+    10000000,
+    "API: requests one key may make at once above its rate (the bucket's size)",
+  ),
+  requestsInFlightMax: integer(
+    "API_REQUESTS_IN_FLIGHT_MAX",
+    1024,
+    1,
+    1000000,
+    "API: requests being answered at once at most; past it the routes that need a key answer 503 (`/health`, `/ready` never do)",
   ),
   batchRowsMax: integer("WORKER_BATCH_ROWS_MAX", 5000, 1, 1000000, "worker: rows in one COPY batch at most"),
   batchBytesMax: integer(

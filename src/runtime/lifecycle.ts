@@ -3,7 +3,7 @@
 // about, one line each), start (a failure exits 1 saying what it was trying
 // to reach), say so, and on SIGINT or SIGTERM stop gracefully; a second
 // signal exits at once. The exit code says how it ended.
-import { type Config, configWarnings, loadConfigOrExit } from "./config.ts";
+import { type Config, ConfigError, configWarnings, loadConfigOrExit } from "./config.ts";
 import { errorText } from "./error-text.ts";
 import { type Logger, roleLogger } from "./logger.ts";
 
@@ -58,6 +58,11 @@ export async function runProcess<R extends Running>(spec: ProcessSpec<R>): Promi
  * reachable yet): says which it was trying, then exits 1.
  */
 function exitOnStartFailure(log: Logger, name: string, config: Config, error: unknown): never {
+  // A setting only judged at start (a key file, keys against HOST): exits as a bad value does.
+  if (error instanceof ConfigError) {
+    log.fatal(`txlog: bad configuration: ${error.message}`);
+    process.exit(2);
+  }
   const database = new URL(config.databaseUrl).host;
   log.fatal(
     { err: error },

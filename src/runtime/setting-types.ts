@@ -121,3 +121,18 @@ export function onOff(variable: string, defaultValue: boolean, description: stri
     },
   };
 }
+
+/** A yes-or-no setting: `true` or `false`, nothing else. */
+export function flag(variable: string, defaultValue: boolean, description: string): Setting<boolean> {
+  const rule = "must be true or false";
+  return {
+    variable,
+    defaultValue: String(defaultValue),
+    description,
+    parse(raw) {
+      const value = raw.trim();
+      if (value !== "true" && value !== "false") throw new ConfigError(variable, rule, raw);
+      return value === "true";
+    },
+  };
+}

@@ -18,8 +18,11 @@ export function newTransactionId(): string {
  * The id for a client-chosen key (Idempotency-Key header, seed row): a
  * name-based UUIDv5, so the same key always yields the same id.
  */
-export function transactionIdForKey(key: string): string {
-  return uuidv5(key, idNamespace);
+export function transactionIdForKey(key: string, apiKeyId?: string): string {
+  // Scoped by the API key: the same Idempotency-Key from two clients names two
+  // transactions. A client key is printable ASCII, so no unscoped key (nor a
+  // seed's) can hold the NUL that joins the two: no id is shared across them.
+  return uuidv5(apiKeyId === undefined ? key : `${apiKeyId}\u0000${key}`, idNamespace);
 }
 
 /**
@@ -30,6 +33,15 @@ export function transactionIdForKey(key: string): string {
 export const batchIdNamespace = "9a3e6c1d-2b7f-5e48-a1c9-4d8b0f6e2a57";
 
 /** The id of element `index` of a batch sent with Idempotency-Key `key`. */
-export function transactionIdForBatchElement(key: string, index: number): string {
-  return uuidv5(`${key}\u0000${index}`, batchIdNamespace);
+export function transactionIdForBatchElement(key: string, index: number, apiKeyId?: string): string {
+  // Scoped as transactionIdForKey: an unscoped name holds one NUL, a scoped one two.
+  const name = `${key}\u0000${index}`;
+  return uuidv5(apiKeyId === undefined ? name : `${apiKeyId}\u0000${name}`, batchIdNamespace);
 }
+
+/**
+ * An API key's public id: what a transaction and a rejection store for audit
+ * and what an Idempotency-Key is scoped by. Never a secret.
+ */
+export const apiKeyIdPattern = /^[a-z0-9][a-z0-9-]{0,31}$/;
+export const apiKeyIdRule = "must be 1 to 32 of a-z, 0-9 and '-', starting with a letter or digit";

@@ -8,6 +8,10 @@
 // stored-row.ts copyColumns), money canonical, flags t/f:
 //   2<TAB>transactionId<TAB>step<TAB>type<TAB>amount<TAB>nameOrig<TAB>oldbalanceOrg<TAB>newbalanceOrig
 //    <TAB>nameDest<TAB>oldbalanceDest<TAB>newbalanceDest<TAB>isFraud<TAB>isFlaggedFraud<TAB>acceptedAt
+// Version 3, what the API writes for a transaction sent with an API key:
+// version 2's fields, then the key's id (never the secret), which the COPY
+// line carries after the Kafka position:
+//   3<TAB>…version 2's fields…<TAB>apiKeyId
 // No field can hold a tab or a newline (names are printable ASCII without
 // spaces), so nothing is escaped. Version 1 was a JSON object {"v":1, ...};
 // the worker still reads it, so a topic written by an older API drains.
@@ -16,6 +20,7 @@
 // and the value is less than half the JSON's size (README, performance).
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { apiKeyIdPattern, apiKeyIdRule } from "./ids.ts";
 import { canonicalMoneyPattern } from "./money.ts";
 import {
   type AcceptedTransaction,
@@ -36,6 +41,8 @@ import {
 
 /** Version of the message value layout the API writes (2: tab-separated text; 1: JSON, still read). */
 export const messageVersion = 2;
+/** Version 2 and the API key's id after it: what the API writes for a transaction sent with a key. */
+export const keyedMessageVersion = 3;
 const jsonMessageVersion = 1;
 
 /** The fields of a version 2 value after its version, in order. */
@@ -57,7 +64,9 @@ export function transactionText(a: AcceptedTransaction, name: (value: string) =>
 export function encodeMessage(accepted: AcceptedTransaction): Buffer {
   // Every character is printable ASCII (the schema's rules), so latin1 writes
   // the bytes UTF-8 would, and Bun encodes latin1 several times faster.
-  return Buffer.from(`${messageVersion}\t${transactionText(accepted)}`, "latin1");
+  const text = transactionText(accepted);
+  if (accepted.apiKeyId === undefined) return Buffer.from(`${messageVersion}\t${text}`, "latin1");
+  return Buffer.from(`${keyedMessageVersion}\t${text}\t${accepted.apiKeyId}`, "latin1");
 }
 
 /**
@@ -91,64 +100,74 @@ const compiledMessageValue = TypeCompiler.Compile(
 );
 
 /**
- * A version 2 value that needs no further look: every field in its canonical
+ * A version 2 or 3 value that needs no further look: every field in its canonical
  * form (step still needs its upper bound, acceptedAt its calendar check).
  * Anything it refuses is judged again field by field with the schema, so this
  * pattern may only ever be stricter than the schema, never looser.
  */
 export const textMessagePattern = new RegExp(
-  `^${messageVersion}\\tUUID\\t([1-9][0-9]{0,4})\\t(TYPE)\\t(MONEY)\\t(NAME)\\t(MONEY)\\t(MONEY)\\t(NAME)\\t(MONEY)\\t(MONEY)\\t([tf])\\t([tf])\\t([^\\t]*)$`
+  `^[${messageVersion}${keyedMessageVersion}]\\tUUID\\t([1-9][0-9]{0,4})\\t(TYPE)\\t(MONEY)\\t(NAME)\\t(MONEY)\\t(MONEY)\\t(NAME)\\t(MONEY)\\t(MONEY)\\t([tf])\\t([tf])\\t([^\\t]*)(?:\\t(KEY))?$`
     .replace("UUID", `(${uuidPattern.source.slice(1, -1)})`)
+    .replace("KEY", apiKeyIdPattern.source.slice(1, -1))
     .replace("TYPE", transactionTypes.join("|"))
     // Canonical money below 10^13, or exactly 10^13 (the largest allowed).
     .replaceAll("MONEY", `(?:${canonicalMoneyPattern.source.slice(1, -1)}|10000000000000\\.00)`)
     .replaceAll("NAME", namePattern.slice(1, -1).replace("]+", `]{1,${nameLengthMax}}`)),
 );
 
-/** A version 2 value; the fast pattern first, the schema's own checks for anything it refuses. */
+/** A version 2 or 3 value; the fast pattern first, the schema's own checks for anything it refuses. */
 function decodeTextMessage(text: string): Checked<AcceptedTransaction> {
   const m = textMessagePattern.exec(text);
-  if (m !== null && Number(m[2]) <= stepMax && isUtcTimestamp(m[13])) {
-    return {
-      ok: true,
-      value: {
-        transactionId: m[1] as string,
-        acceptedAt: m[13] as string,
-        step: Number(m[2]),
-        type: m[3] as TransactionType,
-        amount: m[4] as string,
-        nameOrig: m[5] as string,
-        oldbalanceOrg: m[6] as string,
-        newbalanceOrig: m[7] as string,
-        nameDest: m[8] as string,
-        oldbalanceDest: m[9] as string,
-        newbalanceDest: m[10] as string,
-        isFraud: m[11] === "t",
-        isFlaggedFraud: m[12] === "t",
-      },
+  // The version says whether the key's id follows: 3 with it, 2 without.
+  const keyed = text.charCodeAt(0) === keyedCharCode;
+  if (m !== null && Number(m[2]) <= stepMax && isUtcTimestamp(m[13]) && keyed === (m[14] !== undefined)) {
+    const value: AcceptedTransaction = {
+      transactionId: m[1] as string,
+      acceptedAt: m[13] as string,
+      step: Number(m[2]),
+      type: m[3] as TransactionType,
+      amount: m[4] as string,
+      nameOrig: m[5] as string,
+      oldbalanceOrg: m[6] as string,
+      newbalanceOrig: m[7] as string,
+      nameDest: m[8] as string,
+      oldbalanceDest: m[9] as string,
+      newbalanceDest: m[10] as string,
+      isFraud: m[11] === "t",
+      isFlaggedFraud: m[12] === "t",
     };
+    if (m[14] !== undefined) value.apiKeyId = m[14];
+    return { ok: true, value };
   }
-  // Something is wrong: take it apart to name every error.
+  return decodeTextFields(text);
+}
+
+const keyedCharCode = String(keyedMessageVersion).charCodeAt(0);
+const keyedMessageFields = [...messageFields, "apiKeyId"] as const;
+
+/** A version 2 or 3 value the fast pattern refused, taken apart to name every error. */
+function decodeTextFields(text: string): Checked<AcceptedTransaction> {
   const parts = text.split("\t");
-  if (parts[0] !== String(messageVersion)) {
+  if (parts[0] !== String(messageVersion) && parts[0] !== String(keyedMessageVersion)) {
     return { ok: false, errors: [{ field: "v", rule: versionRule }] };
   }
-  if (parts.length !== messageFields.length + 1) {
+  const fieldNames = parts[0] === String(keyedMessageVersion) ? keyedMessageFields : messageFields;
+  if (parts.length !== fieldNames.length + 1) {
     return {
       ok: false,
       errors: [
         {
           field: "(message)",
-          rule: `must hold ${messageFields.length} tab-separated fields after the version (${messageFields.join(", ")}), not ${parts.length - 1}`,
+          rule: `must hold ${fieldNames.length} tab-separated fields after version ${parts[0]} (${fieldNames.join(", ")}), not ${parts.length - 1}`,
         },
       ],
     };
   }
-  const raw = Object.fromEntries(messageFields.map((field, index) => [field, parts[index + 1] as string])) as Record<
-    (typeof messageFields)[number],
+  const raw = Object.fromEntries(fieldNames.map((field, index) => [field, parts[index + 1] as string])) as Record<
+    (typeof keyedMessageFields)[number],
     string
   >;
-  const { transactionId, acceptedAt, isFraud, isFlaggedFraud, step, ...rest } = raw;
+  const { transactionId, acceptedAt, isFraud, isFlaggedFraud, step, apiKeyId, ...rest } = raw;
   // Digits become a number for the schema to bound; anything else stays text and is refused as such.
   const fields: Record<string, unknown> = { ...rest, step: /^[0-9]+$/.test(step) ? Number(step) : step };
   const errors: FieldError[] = [];
@@ -159,10 +178,12 @@ function decodeTextMessage(text: string): Checked<AcceptedTransaction> {
     if (value === "t" || value === "f") fields[field] = value === "t";
     else errors.push({ field, rule: "must be t or f" });
   }
-  return withEnvelopeChecks([], transactionId, acceptedAt, errors, checkTransaction(fields));
+  if (apiKeyId !== undefined && !apiKeyIdPattern.test(apiKeyId)) errors.push({ field: "apiKeyId", rule: apiKeyIdRule });
+  const checked = withEnvelopeChecks([], transactionId, acceptedAt, errors, checkTransaction(fields));
+  return checked.ok && apiKeyId !== undefined ? { ok: true, value: { ...checked.value, apiKeyId } } : checked;
 }
 
-const versionRule = `must be ${messageVersion} (tab-separated text) or a JSON object with "v": ${jsonMessageVersion}`;
+const versionRule = `must be ${messageVersion} or ${keyedMessageVersion} (tab-separated text) or a JSON object with "v": ${jsonMessageVersion}`;
 
 /** The id and acceptedAt checks of both versions, added to the transaction's own. */
 function withEnvelopeChecks(
@@ -240,4 +261,16 @@ export function messageTransactionId(value: Buffer | undefined | null): string |
     id = value.toString("latin1").split("\t", 2)[1];
   }
   return typeof id === "string" && uuidPattern.test(id) ? id : undefined;
+}
+
+/**
+ * The API key id a message value carries, even when the rest of it is
+ * invalid (for its rejection's audit). Undefined without one, or when it
+ * cannot be read.
+ */
+export function messageApiKeyId(value: Buffer | undefined | null): string | undefined {
+  if (!value || value[0] !== keyedCharCode) return undefined;
+  const parts = value.toString("latin1").split("\t");
+  const id = parts.length === keyedMessageFields.length + 1 ? parts.at(-1) : undefined;
+  return id !== undefined && apiKeyIdPattern.test(id) ? id : undefined;
 }

@@ -118,6 +118,8 @@ export interface AcceptedTransaction extends Transaction {
   transactionId: string;
   /** ISO 8601, UTC. */
   acceptedAt: string;
+  /** The id of the API key it was sent with (never the secret); absent without keys. */
+  apiKeyId?: string;
 }
 
 export interface FieldError {

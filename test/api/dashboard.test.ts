@@ -133,7 +133,9 @@ describe.skipIf(!chromiumInstalled)("in headless Chromium", () => {
     const { page } = session;
     await page.goto(`${apiUrl}/`);
     await page.waitForSelector("body[data-updates]", { timeout: 15_000 }).catch((error) => {
-      throw new Error(`the page never rendered: ${error.message}; errors: ${session.errors}; blocked: ${session.blocked}`);
+      throw new Error(
+        `the page never rendered: ${error.message}; errors: ${session.errors}; blocked: ${session.blocked}`,
+      );
     });
     await page.waitForSelector("#chart canvas");
     expect(await page.locator("#lag tbody tr").count()).toBe(3);

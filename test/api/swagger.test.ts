@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningApi, startApi } from "../../src/api.ts";
 import { docsContentSecurityPolicy } from "../../src/api/swagger.ts";
+import { type RunningApi, startApi } from "../../src/api.ts";
 import { chromiumInstalled, openPage } from "../support/browser.ts";
 import { repoRoot } from "../support/processes.ts";
 import { testConfig, testTopics } from "../support/run.ts";

@@ -135,3 +135,9 @@ describe("bench/paysim.ts replays, reconciles and writes its results", () => {
     expect(output).toContain("usage: bun bench/paysim.ts");
   });
 });
+
+test("--api-key asks for a keyed run; without it the API runs without keys", async () => {
+  const { parseOptions } = await import("../../bench/options.ts");
+  expect(parseOptions(["--api-key"]).apiKey).toBe(true);
+  expect(parseOptions([]).apiKey).toBe(false);
+});

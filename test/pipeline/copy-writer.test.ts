@@ -168,15 +168,19 @@ test("property: the direct COPY and the staging path store exactly the same row"
     type: fc.constantFrom("CASH_IN", "CASH_OUT", "DEBIT", "PAYMENT", "TRANSFER" as const),
     isFraud: fc.boolean(),
     isFlaggedFraud: fc.boolean(),
+    apiKeyId: fc.option(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,31}$/), { nil: undefined }),
   });
   const read = () => db.sql`
     SELECT transaction_id, step, type, amount::text, name_orig, oldbalance_org::text, newbalance_orig::text,
            name_dest, oldbalance_dest::text, newbalance_dest::text, is_fraud, is_flagged_fraud, status,
-           accepted_at, kafka_partition, kafka_offset
+           accepted_at, kafka_partition, kafka_offset, api_key_id
     FROM transactions ORDER BY kafka_offset`;
   await fc.assert(
     fc.asyncProperty(fc.array(arbitraryRow, { minLength: 1, maxLength: 20 }), async (overrides) => {
-      const rows = overrides.map((o, i) => row(o as Partial<AcceptedTransaction>, i % 3));
+      // An absent key id is left out, as the API leaves it out.
+      const rows = overrides.map(({ apiKeyId, ...o }, i) =>
+        row({ ...o, ...(apiKeyId === undefined ? {} : { apiKeyId }) } as Partial<AcceptedTransaction>, i % 3),
+      );
       await db.sql`TRUNCATE transactions`;
       const direct = await writeBatch(db.sql, rows);
       const viaDirect = await read();
@@ -186,16 +190,18 @@ test("property: the direct COPY and the staging path store exactly the same row"
       expect([direct.path, staging.path]).toEqual(["direct", "staging"]);
       expect(viaDirect.length).toBe(rows.length);
       expect(viaDirect).toEqual(viaStaging);
+      expect(viaDirect.map((r) => r.api_key_id)).toEqual(rows.map((r) => r.transaction.apiKeyId ?? null));
     }),
     { numRuns: 30 },
   );
 });
 
-test("a staging line is exactly the COPY row of the fields, for any printable name (backslash included)", () => {
+test("a staging line is exactly the COPY row of the fields, for any printable name (backslash included) and API key id or none", () => {
   const name = fc.stringMatching(/^[\x21-\x7E]{1,64}$/);
+  const keyId = fc.option(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,31}$/), { nil: undefined });
   fc.assert(
-    fc.property(name, name, fc.bigInt({ min: 0n, max: 2n ** 62n }), (nameOrig, nameDest, offset) => {
-      const t = transaction({ nameOrig, nameDest, isFraud: true });
+    fc.property(name, name, fc.bigInt({ min: 0n, max: 2n ** 62n }), keyId, (nameOrig, nameDest, offset, apiKeyId) => {
+      const t = transaction({ nameOrig, nameDest, isFraud: true, ...(apiKeyId === undefined ? {} : { apiKeyId }) });
       const line = copyLine({ transaction: t, partition: 2, offset });
       const fields = [
         t.transactionId,
@@ -213,6 +219,7 @@ test("a staging line is exactly the COPY row of the fields, for any printable na
         t.acceptedAt,
         "2",
         String(offset),
+        apiKeyId ?? null,
       ];
       return line === copyRow(fields) && JSON.stringify(parseCopyRow(line)) === JSON.stringify(fields);
     }),

@@ -560,3 +560,40 @@ test("PostgreSQL refusing most of a batch with one SQLSTATE (a schema mistake) s
   expect(await messageCount(config.dlqTopic)).toBe(0n);
   expect(await rowCount(db)).toBe(0);
 }, 60_000);
+
+test("the API key id travels from the message into its row and its rejection; a message without one stores NULL", async () => {
+  const { config, db } = await setup("worker-key-ids", { topicPartitions: 1, batchLingerMs: 1000 });
+  const keyed = accepted({ apiKeyId: "alice" });
+  const unkeyed = accepted();
+  const v1 = accepted();
+  const badSchema = accepted({ apiKeyId: "alice", amount: "12.345" });
+  const badForDb = accepted({ apiKeyId: "bob", acceptedAt: "0000-01-01T00:00:00.000Z" });
+  const reused = { ...keyed, amount: "99.00", acceptedAt: new Date().toISOString() };
+  const { apiKeyId: _, ...v1Fields } = v1;
+  await produce(producer, [
+    message(config.topic, keyed),
+    message(config.topic, unkeyed),
+    { topic: config.topic, key: Buffer.from(v1.nameOrig), value: Buffer.from(JSON.stringify({ v: 1, ...v1Fields })) },
+    message(config.topic, badSchema),
+    message(config.topic, badForDb),
+    message(config.topic, reused),
+  ]);
+  await drained(config);
+
+  const rows = await db.sql<{ transaction_id: string; api_key_id: string | null }[]>`
+    SELECT transaction_id, api_key_id FROM transactions`;
+  expect(new Map(rows.map((r) => [r.transaction_id, r.api_key_id]))).toEqual(
+    new Map([
+      [keyed.transactionId, "alice"],
+      [unkeyed.transactionId, null],
+      [v1.transactionId, null],
+    ]),
+  );
+  const rejections = await db.sql<{ transaction_id: string; reason: string; api_key_id: string | null }[]>`
+    SELECT transaction_id, reason, api_key_id FROM rejections ORDER BY kafka_offset`;
+  expect([...rejections]).toEqual([
+    { transaction_id: badSchema.transactionId, reason: "invalid_message", api_key_id: "alice" },
+    { transaction_id: badForDb.transactionId, reason: "database_refused", api_key_id: "bob" },
+    { transaction_id: keyed.transactionId, reason: "idempotency_key_reused", api_key_id: "alice" },
+  ]);
+}, 30_000);

@@ -111,12 +111,19 @@ test("the cluster profile: three Kafka nodes of the same image, one cluster id, 
   }
   expect(volumes.size).toBe(3);
   // Beside the single-node stack: its API on another port.
-  expect(services["api-cluster"]?.ports).toEqual(["8001:8000"]);
+  expect(services["api-cluster"]?.ports).toEqual(["127.0.0.1:8001:8000"]);
 });
 
-test("the API listens on all interfaces at the published port", () => {
-  const config = loadConfig(services.api?.environment ?? {});
-  expect(config.host).toBe("0.0.0.0");
-  expect(services.api?.ports).toEqual([`${config.port}:${config.port}`]);
-  expect(JSON.stringify(services.api?.healthcheck?.test)).toContain(`:${config.port}/ready`);
+test("the API listens on all interfaces in its container, published on the host's loopback only while it has no keys", () => {
+  for (const name of ["api", "api-cluster"]) {
+    const config = loadConfig(services[name]?.environment ?? {});
+    expect(config.host).toBe("0.0.0.0");
+    // Without keys an API off loopback must be allowed explicitly, and then only the host itself reaches it.
+    expect(config.apiKeys).toEqual([]);
+    expect(config.allowOpenApi).toBe(true);
+    for (const port of services[name]?.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    expect(services[name]?.ports?.[0]?.endsWith(`:${config.port}`)).toBe(true);
+    expect(JSON.stringify(services[name]?.healthcheck?.test)).toContain(`:${config.port}/ready`);
+  }
+  expect(services.api?.ports).toEqual([`127.0.0.1:${settings.port.defaultValue}:${settings.port.defaultValue}`]);
 });

@@ -3,7 +3,13 @@ import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { copyColumns } from "../../src/postgres/stored-row.ts";
 import { newTransactionId } from "../../src/transaction/ids.ts";
-import { decodeMessage, encodeMessage, messageFields, textMessagePattern } from "../../src/transaction/message.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  messageApiKeyId,
+  messageFields,
+  textMessagePattern,
+} from "../../src/transaction/message.ts";
 import { canonicalMoney } from "../../src/transaction/money.ts";
 import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
 
@@ -133,7 +139,7 @@ test("a bad version 2 field is named with its rule; what the schema allows but i
   expect(!short.ok && short.errors).toEqual([
     { field: "(message)", rule: expect.stringContaining("must hold 13 tab-separated fields") },
   ]);
-  expect(!decodeMessage(Buffer.from("3\tx")).ok && decodeMessage(Buffer.from("3\tx"))).toMatchObject({
+  expect(!decodeMessage(Buffer.from("4\tx")).ok && decodeMessage(Buffer.from("4\tx"))).toMatchObject({
     errors: [{ field: "v" }],
   });
 });
@@ -198,4 +204,34 @@ test("the text decoder accepts exactly what the JSON decoder accepts, with the s
     }),
     { numRuns: 5000 },
   );
+});
+
+test("a transaction sent with an API key travels as version 3: version 2's fields, then the key id", () => {
+  const keyed = { ...accepted, apiKeyId: "ci-1" };
+  const written = encodeMessage(keyed);
+  expect(written.toString()).toBe(`3\t${encodeMessage(accepted).toString().slice(2)}\tci-1`);
+  expect(textMessagePattern.test(written.toString())).toBe(true);
+  expect(decodeMessage(written)).toEqual({ ok: true, value: keyed });
+  expect(messageApiKeyId(written)).toBe("ci-1");
+  // Without a key: version 2, as before, and no key id read back.
+  expect(decodeMessage(encodeMessage(accepted))).toEqual({ ok: true, value: accepted });
+  expect(messageApiKeyId(encodeMessage(accepted))).toBeUndefined();
+  const named = (text: string) => {
+    const decoded = decodeMessage(Buffer.from(text, "latin1"));
+    return decoded.ok ? [] : decoded.errors.map((e) => `${e.field}: ${e.rule}`);
+  };
+  expect(named(written.toString().replace(/ci-1$/, "CI_1"))).toEqual([
+    expect.stringMatching(/^apiKeyId: must be 1 to 32/),
+  ]);
+  // The version says whether the id follows: 3 without it, or 2 with it, is refused.
+  expect(named(`3${encodeMessage(accepted).toString().slice(1)}`)).toEqual([
+    expect.stringMatching(/^\(message\): must hold 14 tab-separated fields after version 3/),
+  ]);
+  expect(named(`2${written.toString().slice(1)}`)).toEqual([
+    expect.stringMatching(/^\(message\): must hold 13 tab-separated fields after version 2/),
+  ]);
+  // A bad field in a keyed message still yields its key id, for the rejection's audit.
+  const bad = Buffer.from(written.toString().replace("\t9839.64\t", "\t9839.641\t"), "latin1");
+  expect(decodeMessage(bad).ok).toBe(false);
+  expect(messageApiKeyId(bad)).toBe("ci-1");
 });

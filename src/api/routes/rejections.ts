@@ -1,15 +1,17 @@
 // GET /rejections: the accepted transactions the worker could never write,
 // with why, newest first.
+
 import { Elysia } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
 import { listRejections } from "../../postgres/rejections.ts";
 import { RequestError } from "../errors.ts";
+import type { Guard } from "../guard.ts";
 import { ErrorBody, RejectionPage, RejectionQuery, reportPageDefault, reportPageMax } from "../models.ts";
 import { decodeCursor, encodeCursor } from "../reads.ts";
 import { whole } from "./reports.ts";
 
-export function rejectionRoutes(sql: Sql) {
-  return new Elysia({ name: "rejections", normalize: false }).get(
+export function rejectionRoutes(sql: Sql, guard: Guard) {
+  return new Elysia({ name: "rejections", normalize: false }).use(guard).get(
     "/rejections",
     async ({ query }) => {
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
@@ -34,6 +36,7 @@ export function rejectionRoutes(sql: Sql) {
       };
     },
     {
+      scope: "read",
       query: RejectionQuery,
       response: { 200: RejectionPage, 400: ErrorBody, 422: ErrorBody },
       detail: {

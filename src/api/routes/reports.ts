@@ -1,8 +1,10 @@
 // GET /reports and GET /reports/summary: reads of the stored log.
+
 import { Elysia } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
 import { stepMax, stepMin } from "../../transaction/rules.ts";
 import { RequestError } from "../errors.ts";
+import type { Guard } from "../guard.ts";
 import { ErrorBody, ReportPage, ReportQuery, ReportSummary, reportPageDefault, reportPageMax } from "../models.ts";
 import { decodeCursor, listTransactions, summarize } from "../reads.ts";
 
@@ -16,8 +18,9 @@ export function whole(field: string, text: string | undefined, min: number, max:
   return value;
 }
 
-export function reportRoutes(sql: Sql) {
+export function reportRoutes(sql: Sql, guard: Guard) {
   return new Elysia({ name: "reports", normalize: false })
+    .use(guard)
     .get(
       "/reports",
       async ({ query }) => {
@@ -44,6 +47,7 @@ export function reportRoutes(sql: Sql) {
         );
       },
       {
+        scope: "read",
         query: ReportQuery,
         response: {
           200: ReportPage,
@@ -58,6 +62,7 @@ export function reportRoutes(sql: Sql) {
       },
     )
     .get("/reports/summary", () => summarize(sql), {
+      scope: "read",
       response: {
         200: ReportSummary,
       },

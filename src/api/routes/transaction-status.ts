@@ -1,12 +1,14 @@
 // GET /transactions/:id: the final status of an accepted transaction.
+
 import { Elysia, t } from "elysia";
 import type { Sql } from "../../postgres/connection.ts";
 import { findRejection } from "../../postgres/rejections.ts";
+import type { Guard } from "../guard.ts";
 import { ErrorBody, RejectedTransaction, StoredTransaction, TransactionIdParams } from "../models.ts";
 import { findTransaction } from "../reads.ts";
 
-export function transactionStatusRoutes(sql: Sql) {
-  return new Elysia({ name: "transaction-status", normalize: false }).get(
+export function transactionStatusRoutes(sql: Sql, guard: Guard) {
+  return new Elysia({ name: "transaction-status", normalize: false }).use(guard).get(
     "/transactions/:id",
     async ({ params, status }) => {
       const stored = await findTransaction(sql, params.id);
@@ -19,6 +21,7 @@ export function transactionStatusRoutes(sql: Sql) {
       });
     },
     {
+      scope: "read",
       params: TransactionIdParams,
       response: { 200: t.Union([StoredTransaction, RejectedTransaction]), 404: ErrorBody, 422: ErrorBody },
       detail: {

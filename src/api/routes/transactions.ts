@@ -11,10 +11,12 @@ import {
   type Transaction,
   TransactionInput,
 } from "../../transaction/rules.ts";
+import type { IngestRate } from "../dashboard/rates.ts";
 import { invalid, RequestError } from "../errors.ts";
+import type { Guard } from "../guard.ts";
 import { handOver, type Outcome } from "../hand-over.ts";
 import { refuseKeyReuse } from "../idempotency.ts";
-import { readBody } from "../json-body.ts";
+import { readRequestBody } from "../json-body.ts";
 import {
   Accepted,
   AcceptedBatch,
@@ -26,7 +28,6 @@ import {
   idempotencyKeyRule,
   idempotencyKeySeparator,
 } from "../models.ts";
-import type { IngestRate } from "../dashboard/rates.ts";
 import type { ProduceBatcher } from "../produce-batcher.ts";
 
 export interface TransactionRoutesDeps {
@@ -36,6 +37,7 @@ export interface TransactionRoutesDeps {
   shutdown: { requested: boolean };
   /** Counts accepted transactions per second for the dashboard. */
   ingest?: IngestRate;
+  guard: Guard;
 }
 
 const shuttingDown = {
@@ -78,30 +80,38 @@ function postDocs(body: TSchema) {
   } as Record<string, unknown>;
 }
 
-function accepted(transaction: Transaction, transactionId: string, acceptedAt: string): AcceptedTransaction {
-  return { transactionId, acceptedAt, ...transaction };
+function accepted(
+  transaction: Transaction,
+  transactionId: string,
+  acceptedAt: string,
+  apiKeyId: string | undefined,
+): AcceptedTransaction {
+  return apiKeyId === undefined
+    ? { transactionId, acceptedAt, ...transaction }
+    : { transactionId, acceptedAt, ...transaction, apiKeyId };
 }
 
-export function transactionRoutes({ config, sql, batcher, shutdown, ingest }: TransactionRoutesDeps) {
-  // Bodies are read by readBody: at most BODY_BYTES_MAX, numbers judged by
-  // the digits sent; a body of another type is text, refused as no JSON.
-  const parse = ({ request }: { request: Request }, contentType: string) =>
-    readBody(request, contentType, config.bodyBytesMax);
+export function transactionRoutes({ config, sql, batcher, shutdown, guard, ingest }: TransactionRoutesDeps) {
+  // Bodies are read by readRequestBody once the guard let the request in
+  // (parse: "none"): at most BODY_BYTES_MAX, numbers judged by the digits
+  // sent; a body of another type is text, refused as no JSON.
+  const parse = "none" as const;
   return new Elysia({ name: "transactions", normalize: false })
+    .use(guard)
     .post(
       "/transaction",
-      async ({ body, request, set, status }) => {
+      async ({ request, set, status, apiKeyId }) => {
         if (shutdown.requested) {
           set.headers["retry-after"] = "1";
           return status(503, shuttingDown);
         }
         const key = idempotencyKey(request);
-        const checked = checkTransaction(body);
+        const checked = checkTransaction(await readRequestBody(request, config.bodyBytesMax));
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
-        const transactionId = key === undefined ? newTransactionId() : transactionIdForKey(key);
+        const transactionId = key === undefined ? newTransactionId() : transactionIdForKey(key, apiKeyId);
         if (key !== undefined) await refuseKeyReuse(sql, key, [transactionId], [checked.value]);
         const outcome = await handOver(config, batcher, [
-          accepted(checked.value, transactionId, new Date().toISOString()),
+          accepted(checked.value, transactionId, new Date().toISOString(), apiKeyId),
         ]);
         if (!outcome.ok) {
           set.headers["retry-after"] = "1";
@@ -113,6 +123,7 @@ export function transactionRoutes({ config, sql, batcher, shutdown, ingest }: Tr
       },
       {
         parse,
+        scope: "write",
         response: { 202: Accepted, 400: ErrorBody, 409: ErrorBody, 413: ErrorBody, 422: ErrorBody, 503: ErrorBody },
         detail: {
           ...postDocs(TransactionInput),
@@ -125,14 +136,14 @@ export function transactionRoutes({ config, sql, batcher, shutdown, ingest }: Tr
     )
     .post(
       "/transactions",
-      async ({ body, request, set, status }) => {
+      async ({ request, set, status, apiKeyId }) => {
         const key = idempotencyKey(request);
-        const checked = checkBatch(body, config.requestTransactionsMax);
+        const checked = checkBatch(await readRequestBody(request, config.bodyBytesMax), config.requestTransactionsMax);
         if (!checked.ok) throw new RequestError(422, invalid(checked.errors));
         const acceptedAt = new Date().toISOString();
         const transactions = checked.value.map((transaction, index) => {
-          const id = key === undefined ? newTransactionId() : transactionIdForBatchElement(key, index);
-          return accepted(transaction, id, acceptedAt);
+          const id = key === undefined ? newTransactionId() : transactionIdForBatchElement(key, index, apiKeyId);
+          return accepted(transaction, id, acceptedAt, apiKeyId);
         });
         if (key !== undefined) {
           await refuseKeyReuse(
@@ -154,6 +165,7 @@ export function transactionRoutes({ config, sql, batcher, shutdown, ingest }: Tr
       },
       {
         parse,
+        scope: "write",
         response: {
           202: AcceptedBatch,
           400: ErrorBody,

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { LagReader, lagOf } from "../../../src/api/dashboard/lag.ts";
 import { freePort } from "../../../scripts/broker.ts";
+import { LagReader, lagOf } from "../../../src/api/dashboard/lag.ts";
 import { kafkaConnection } from "../../support/run.ts";
 
 test("lag is the end offset minus the committed one, per partition in order; all of it before a first commit", () => {
