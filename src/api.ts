@@ -2,6 +2,7 @@
 // answers 202 after the broker's ack; serves reports read from PostgreSQL.
 
 import { createApp } from "./api/app.ts";
+import { ApiMetrics } from "./api/metrics.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
 import { kafkaAnswers } from "./kafka/admin.ts";
@@ -49,6 +50,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
   await migrate(sql);
   await ensureTopics(connection, txlogTopics(config));
   const producer = createProducer(connection);
+  const metrics = new ApiMetrics();
   const batcher = new ProduceBatcher({
     send: (messages) => produce(producer, messages),
     lingerMs: config.produceLingerMs,
@@ -57,13 +59,16 @@ export async function startApi(config: Config): Promise<RunningApi> {
     inFlightMax: config.produceInFlightMax,
     queuedMessagesMax: config.produceQueuedMessagesMax,
     acceptTimeoutMs: config.acceptTimeoutMs,
+    onAnswer: (messages, answerMs, acknowledged) => metrics.produceAnswered(messages, answerMs, acknowledged),
   });
+  metrics.watchProduceQueue(() => batcher.queuedMessages);
   const shutdown = { requested: false };
   const app = createApp({
     config,
     sql,
     batcher,
     shutdown,
+    metrics,
     kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: serverBodyBytesMax });
   const server = app.server;

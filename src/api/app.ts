@@ -8,6 +8,7 @@ import { redactSecrets } from "../runtime/redact.ts";
 import type { FieldError } from "../transaction/rules.ts";
 import { invalid, RequestError } from "./errors.ts";
 import { checkContentLength } from "./json-body.ts";
+import { ApiMetrics, metricsPlugin } from "./metrics.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { rejectionRoutes } from "./routes/rejections.ts";
@@ -22,6 +23,8 @@ export interface ApiDeps {
   /** Set when the process was asked to stop: new work is refused, /ready answers 503. */
   shutdown: { requested: boolean };
   kafkaAnswers(): Promise<boolean>;
+  /** GET /metrics and the timing of every answer (default: a registry of its own). */
+  metrics?: ApiMetrics;
 }
 
 /**
@@ -90,6 +93,7 @@ export function createApp(deps: ApiDeps) {
           },
         }),
       )
+      .use(metricsPlugin(deps.metrics ?? new ApiMetrics()))
       // While stopping, every answer asks the client to close its connection,
       // so none is reused at the moment the listener closes (a reset then).
       // A body over BODY_BYTES_MAX is refused before it is read.

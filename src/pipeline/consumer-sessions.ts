@@ -20,6 +20,8 @@ import { errorText } from "../runtime/error-text.ts";
 import { withTimeout } from "../runtime/timeout.ts";
 import { type BatchWriter, isInvariantError } from "./batch-writer.ts";
 import { type ConsumeLoop, ConsumerFailedError, type ConsumeStats, startConsumeLoop } from "./consume-loop.ts";
+import { startLagPoll } from "./lag-poll.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 import { PartitionOwnership } from "./ownership.ts";
 import { backoffMs, sleep } from "./retry.ts";
 import type { WorkerStatus } from "./worker-status.ts";
@@ -42,6 +44,8 @@ export interface ConsumerSessionsOptions {
   writer: BatchWriter;
   status: WorkerStatus;
   stats: SessionStats;
+  /** Given each session's partition offsets and lag, every WORKER_LAG_POLL_MS. */
+  metrics: WorkerMetrics;
   log(line: string): void;
 }
 
@@ -158,6 +162,7 @@ async function openSession(
     const assigned = (consumer.assignments ?? []).filter((a) => a.topic === config.topic);
     const partitions = assigned.flatMap((a) => a.partitions);
     ownership.assign(consumer.generationId, partitions);
+    status.assigned(partitions);
     onJoin();
     status.running(
       `in group ${config.groupId}, generation ${consumer.generationId}, partitions ${partitions.join(",")}`,
@@ -203,6 +208,14 @@ async function consumeSession(
   });
   if (session.failure !== undefined) session.loop.fail(session.failure);
   state.current = session;
+  const lagPoll = startLagPoll({
+    consumer: session.consumer,
+    stream: session.stream,
+    topic: config.topic,
+    intervalMs: config.workerLagPollMs,
+    metrics: options.metrics,
+    status: options.status,
+  });
   try {
     await session.loop.done;
     return undefined;
@@ -210,6 +223,8 @@ async function consumeSession(
     if (error instanceof ConsumerFailedError) return error.reason;
     throw error;
   } finally {
+    lagPoll.stop();
+    options.status.assigned([]);
     state.current = undefined;
     await closeSession(session, options.log);
   }
