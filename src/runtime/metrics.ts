@@ -24,3 +24,26 @@ export function processRegistry(): Registry {
 export async function metricsResponse(registry: Registry): Promise<Response> {
   return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });
 }
+
+/**
+ * Prometheus text as series → value, keyed as printed (`name{label="v",…}`);
+ * for the benchmark and tests, which read the figures of a scrape.
+ */
+export function parseMetricsText(text: string): Map<string, number> {
+  const series = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    series.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return series;
+}
+
+/** The sum of every series of metric `name` (all label sets). */
+export function metricSum(series: Map<string, number>, name: string): number {
+  let total = 0;
+  for (const [key, value] of series) {
+    if (key === name || key.startsWith(`${name}{`)) total += value;
+  }
+  return total;
+}
