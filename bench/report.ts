@@ -67,6 +67,25 @@ export interface Reconciliation {
   problems: string[];
 }
 
+/** The warm-up before timing (bench/warmup.ts): reported, not counted. */
+export interface WarmupFigures {
+  rows: number;
+  seconds: number;
+  produceRowsPerSecond: number;
+  consumeRowsPerSecond: number;
+}
+
+/** The workers' consumer lag during the phase, from their /metrics (bench/lag.ts). */
+export interface LagFigures {
+  /** Largest total lag seen (messages not yet committed, all partitions), messages. */
+  maxMessages: number;
+  /** At the last scrape, after the last commit (undefined: no scrape answered). */
+  lastMessages: number | undefined;
+  samples: number;
+  failedSamples: number;
+  sampleMs: number;
+}
+
 export interface Results {
   version: 1;
   runId: string;
@@ -81,7 +100,9 @@ export interface Results {
     batchRows: number;
     workers: number;
     ceilings: boolean;
+    warmupRows: number;
   };
+  warmup: WarmupFigures;
   environment: {
     /** The commit measured and the src/ or sql/ files that differed from it. */
     git: { commit: string; changedSrcFiles: string[] };
@@ -118,6 +139,8 @@ export interface Results {
     otherCpuSeconds: number;
     workerLog?: WorkerLogFigures;
     apiProduce?: ApiProduceFigures;
+    /** The workers' lag, sampled from their /metrics. */
+    lag: LagFigures;
     /** via kafka: the backlog produced before the worker started, and the worker's start-up. */
     backlog?: { produce: Rate; workerStartSeconds: number };
   };
@@ -291,6 +314,15 @@ export function markdown(results: Results): string {
     const a = p.apiProduce;
     lines.push(
       `| API produce requests: count, messages mean, answered in (mean) | ${number(a.requests)}, ${number(a.messagesPerRequestMean, 1)}, ${number(a.answerMsMean, 2)} ms | | |`,
+    );
+  }
+  lines.push(
+    `| worker lag, largest seen / at the end (/metrics every ${number(p.lag.sampleMs)} ms, ${number(p.lag.samples)} samples) | ${number(p.lag.maxMessages)} / ${p.lag.lastMessages === undefined ? "?" : number(p.lag.lastMessages)} messages | | |`,
+  );
+  if (results.warmup.rows > 0) {
+    const w = results.warmup;
+    lines.push(
+      `| warm-up before timing (not counted): Kafka produce / consume | ${number(w.rows)} rows in ${number(w.seconds, 2)} s, ${figure(w.produceRowsPerSecond, "rows/s")} / ${figure(w.consumeRowsPerSecond, "rows/s")} | | |`,
     );
   }
   if (p.backlog) {

@@ -12,6 +12,7 @@ import type { RowFigures } from "./row-figures.ts";
 import type { Run } from "./run.ts";
 
 export interface Outcome {
+  warmup: Results["warmup"];
   ceilings: Results["ceilings"];
   pipeline: PipelineRun;
   reconciliation: Reconciliation;
@@ -34,7 +35,9 @@ export function results(run: Run, outcome: Outcome): Results {
       batchRows: options.batchRows,
       workers: options.workers,
       ceilings: options.ceilings,
+      warmupRows: options.warmupRows,
     },
+    warmup: outcome.warmup,
     environment: environment(run),
     pipeline: pipelineFigures(outcome),
     ceilings: outcome.ceilings,
@@ -100,6 +103,7 @@ function pipelineFigures({ pipeline, reconciliation, rows }: Outcome): Results["
     otherCpuSeconds: figures.otherCpuSeconds,
     workerLog: pipeline.workerLog.figures(),
     apiProduce: pipeline.apiProduce,
+    lag: pipeline.lag,
     backlog,
   };
 }

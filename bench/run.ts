@@ -14,6 +14,7 @@ import { migrate } from "../src/postgres/migrate.ts";
 import { type Config, ConfigError, loadConfig, settings } from "../src/runtime/config.ts";
 import { repoRoot } from "./children.ts";
 import { checkInterrupted, onCleanup } from "./cleanup.ts";
+import { lagSampleMs } from "./lag.ts";
 import { type Options, UsageError } from "./options.ts";
 import { Progress } from "./progress.ts";
 import { resultFiles } from "./report.ts";
@@ -134,6 +135,8 @@ function runConfig(prefix: string, broker: LocalBroker, databaseUrl: string) {
     KAFKA_GROUP_ID: `${prefix}-worker`,
     // Several workers on one machine: each its own status port.
     WORKER_PORT: "0",
+    // The lag in the workers' /metrics as fresh as the benchmark samples it.
+    WORKER_LAG_POLL_MS: String(lagSampleMs),
   };
   try {
     return { env, config: loadConfig(env) };

@@ -25,7 +25,7 @@ import { migrate } from "./postgres/migrate.ts";
 import type { Config } from "./runtime/config.ts";
 import { errorText } from "./runtime/error-text.ts";
 import { runProcess } from "./runtime/lifecycle.ts";
-import { workerReadyLine } from "./runtime/log-lines.ts";
+import { workerPortText, workerReadyLine } from "./runtime/log-lines.ts";
 
 export interface WorkerOptions {
   /** Where the per-batch and status lines go (default: console.log). */
@@ -122,6 +122,6 @@ if (import.meta.main) {
     name: "worker",
     start: (config) => startWorker(config),
     startedLine: (worker, config) =>
-      `${workerReadyLine(config.topic, config.groupId, databaseName(config.databaseUrl))} (${worker.status().state}); /ready on port ${worker.statusPort}`,
+      `${workerReadyLine(config.topic, config.groupId, databaseName(config.databaseUrl))} (${worker.status().state}); ${workerPortText(worker.statusPort)}`,
   });
 }

@@ -13,6 +13,16 @@ export function isWorkerReadyLine(line: string): boolean {
   return /^worker: consuming /.test(line);
 }
 
+/** Where a worker's started line says its status port is (the benchmark reads /metrics there). */
+export function workerPortText(port: number): string {
+  return `/ready and /metrics on port ${port}`;
+}
+
+export function parseWorkerPort(line: string): number | undefined {
+  const match = /\/ready and \/metrics on port (\d+)$/.exec(line);
+  return match === null ? undefined : Number(match[1]);
+}
+
 export interface ReceivedLine {
   messages: number;
   bytes: number;

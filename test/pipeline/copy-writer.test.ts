@@ -70,7 +70,8 @@ test("writing the same rows again inserts nothing; an id twice in one batch is o
     transaction: { ...twice.transaction, amount: "2.00" },
     offset: twice.offset + 100n,
   };
-  expect(await writeBatch(db.sql, [again, twice])).toEqual({ inserted: 1, duplicates: 1, path: "staging", keyConflicts: 0 });
+  // The same id with another transaction: recorded Rejected idempotency_key_reused, counted as a key conflict.
+  expect(await writeBatch(db.sql, [again, twice])).toEqual({ inserted: 1, duplicates: 1, path: "staging", keyConflicts: 1 });
   const [stored] =
     await db.sql`SELECT amount::text, kafka_offset FROM transactions WHERE transaction_id = ${twice.transaction.transactionId}`;
   expect(stored).toEqual({ amount: "1.00", kafka_offset: twice.offset.toString() });
