@@ -5,7 +5,13 @@
 // paths, so a scan of random URLs cannot grow the series without bound.
 import { Elysia, ElysiaCustomStatusResponse } from "elysia";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { latencySecondsBuckets, metricsResponse, processRegistry } from "../runtime/metrics.ts";
+import {
+  type HistogramSeries,
+  latencySecondsBuckets,
+  metricsResponse,
+  processRegistry,
+  SeriesHistogram,
+} from "../runtime/metrics.ts";
 
 /** Route label of a request no route matched (a 404, or refused before routing). */
 export const unmatchedRoute = "unmatched";
@@ -13,19 +19,17 @@ export const unmatchedRoute = "unmatched";
 /** Messages per produce request: 1 to the largest PRODUCE_REQUEST_MESSAGES_MAX. */
 const messagesBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 100000];
 
-type Child = Histogram.Internal<string>;
-
 export class ApiMetrics {
   readonly registry: Registry = processRegistry();
-  readonly #requestSeconds = new Histogram({
-    name: "txlog_api_request_duration_seconds",
-    help: "HTTP answers of the API by method, route template and status, and how long each took",
-    labelNames: ["method", "route", "status"],
-    buckets: latencySecondsBuckets,
-    registers: [this.registry],
-  });
-  /** Children by "method route status": labels() hashes its arguments on every call. */
-  readonly #children = new Map<string, Child>();
+  readonly #requestSeconds = new SeriesHistogram(
+    "txlog_api_request_duration_seconds",
+    "HTTP answers of the API by method, route template and status, and how long each took",
+    ["method", "route", "status"],
+    latencySecondsBuckets,
+    this.registry,
+  );
+  /** Series by "method route status", each looked up once. */
+  readonly #series = new Map<string, HistogramSeries>();
   readonly #unavailable = new Counter({
     name: "txlog_api_unavailable_total",
     help: "503 answers by cause: their error code (kafka_unavailable, overloaded, shutting_down, database_unavailable), not_ready for /health and /ready",
@@ -60,12 +64,12 @@ export class ApiMetrics {
 
   answered(method: string, route: string, status: number, seconds: number): void {
     const key = `${method} ${route} ${status}`;
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = this.#requestSeconds.labels(method, route, String(status));
-      this.#children.set(key, child);
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = this.#requestSeconds.series(method, route, String(status));
+      this.#series.set(key, series);
     }
-    child.observe(seconds);
+    series.observe(seconds);
   }
 
   unavailable(cause: string): void {

@@ -3,7 +3,7 @@
 // file descriptors, event-loop delay) under the txlog_ prefix, and the
 // answer in Prometheus's text format. Each role defines its metrics in a
 // module of its own (src/api/metrics.ts, src/pipeline/metrics.ts).
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { collectDefaultMetrics, type Metric, Registry } from "prom-client";
 
 export const metricPrefix = "txlog_";
 
@@ -18,6 +18,79 @@ export function processRegistry(): Registry {
   // V8 heap spaces); the rest reads true.
   collectDefaultMetrics({ register: registry, prefix: metricPrefix });
   return registry;
+}
+
+/** One label set of a SeriesHistogram: observing it hashes nothing. */
+export class HistogramSeries {
+  /** Observations per bucket (not cumulative), the last one past every bound. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly bounds: number[],
+  ) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  observe(value: number): void {
+    let bucket = 0;
+    while (bucket < this.bounds.length && value > (this.bounds[bucket] as number)) bucket++;
+    (this.counts[bucket] as number)++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/**
+ * A labelled histogram for a hot path: the caller looks a series up once per
+ * label set and observes it directly. prom-client's labelled observe hashes
+ * the label set on every call, which showed on the API's path of every
+ * request; this one is read by the same registry, in the same format.
+ */
+export class SeriesHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  readonly #series = new Map<string, HistogramSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: string[],
+    private readonly bounds: number[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The series of `labelValues` (in labelNames order), made on first use. */
+  series(...labelValues: string[]): HistogramSeries {
+    const key = labelValues.join("\u0000");
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, labelValues[i] as string]));
+      series = new HistogramSeries(labels, this.bounds);
+      this.#series.set(key, series);
+    }
+    return series;
+  }
+
+  /** What the registry prints: cumulative buckets, sum and count of every series. */
+  get() {
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+    for (const series of this.#series.values()) {
+      let cumulative = 0;
+      for (const [i, bound] of [...this.bounds, Number.POSITIVE_INFINITY].entries()) {
+        cumulative += series.counts[i] as number;
+        const le = bound === Number.POSITIVE_INFINITY ? "+Inf" : bound;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, ...series.labels }, value: cumulative });
+      }
+      values.push({ metricName: `${this.name}_sum`, labels: series.labels, value: series.sum });
+      values.push({ metricName: `${this.name}_count`, labels: series.labels, value: series.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
 }
 
 /** GET /metrics: the registry in Prometheus's text format. */
