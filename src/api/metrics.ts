@@ -16,6 +16,9 @@ import {
 /** Route label of a request no route matched (a 404, or refused before routing). */
 export const unmatchedRoute = "unmatched";
 
+/** Methods given a label of their own; any other is "other" (a client picks the method, so the set must be closed). */
+const knownMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
+
 /** Messages per produce request: 1 to the largest PRODUCE_REQUEST_MESSAGES_MAX. */
 const messagesBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 100000];
 
@@ -119,7 +122,8 @@ export function metricsPlugin(metrics: ApiMetrics) {
       const started = startedAtMs.get(answered.request);
       const seconds = started === undefined ? 0 : (performance.now() - started) / 1000;
       const status = answeredStatus(answered);
-      metrics.answered(answered.request.method, answered.route ?? unmatchedRoute, status, seconds);
+      const method = knownMethods.has(answered.request.method) ? answered.request.method : "other";
+      metrics.answered(method, answered.route ?? unmatchedRoute, status, seconds);
       if (status === 503) metrics.unavailable(unavailableCause(answered.responseValue));
     })
     .get("/metrics", () => metricsResponse(metrics.registry), {
