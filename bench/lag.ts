@@ -3,7 +3,6 @@
 // lagSampleMs and once more at the end; the report gives the largest total
 // lag seen (messages not yet committed, summed over the partitions).
 import { metricSum, parseMetricsText } from "../src/runtime/metrics.ts";
-import type { LagFigures } from "./report.ts";
 
 /** How often the workers' /metrics are scraped, milliseconds (the workers poll Kafka as often: WORKER_LAG_POLL_MS). */
 export const lagSampleMs = 1000;
@@ -21,6 +20,17 @@ async function workerLag(port: number): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** The workers' consumer lag during the phase, from their /metrics. */
+export interface LagFigures {
+  /** Largest total lag seen (messages not yet committed, all partitions), messages. */
+  maxMessages: number;
+  /** At the last scrape, after the last commit (undefined: no scrape answered). */
+  lastMessages: number | undefined;
+  samples: number;
+  failedSamples: number;
+  sampleMs: number;
 }
 
 export class LagSampler {

@@ -4,7 +4,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { HttpCeiling, KafkaCeiling, Rate } from "./ceilings.ts";
+import type { LagFigures } from "./lag.ts";
 import type { Percentiles } from "./load.ts";
+import type { WarmupFigures } from "./warmup.ts";
 
 export type Via = "http" | "batch" | "kafka";
 
@@ -65,25 +67,6 @@ export interface Reconciliation {
   /** How long reconcile took to read the topic and judge it. */
   reconcileSeconds: number;
   problems: string[];
-}
-
-/** The warm-up before timing (bench/warmup.ts): reported, not counted. */
-export interface WarmupFigures {
-  rows: number;
-  seconds: number;
-  produceRowsPerSecond: number;
-  consumeRowsPerSecond: number;
-}
-
-/** The workers' consumer lag during the phase, from their /metrics (bench/lag.ts). */
-export interface LagFigures {
-  /** Largest total lag seen (messages not yet committed, all partitions), messages. */
-  maxMessages: number;
-  /** At the last scrape, after the last commit (undefined: no scrape answered). */
-  lastMessages: number | undefined;
-  samples: number;
-  failedSamples: number;
-  sampleMs: number;
 }
 
 export interface Results {

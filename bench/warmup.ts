@@ -6,9 +6,16 @@
 // nothing of it reaches the run's topic, database or figures.
 import { deleteTopics } from "../src/kafka/admin.ts";
 import { kafkaCeiling } from "./ceilings.ts";
-import type { WarmupFigures } from "./report.ts";
 import { generatedRows } from "./rows.ts";
 import { produceSettings, type Run } from "./run.ts";
+
+/** The warm-up before timing: reported, not counted. */
+export interface WarmupFigures {
+  rows: number;
+  seconds: number;
+  produceRowsPerSecond: number;
+  consumeRowsPerSecond: number;
+}
 
 export async function warmUp({ options, connection, prefix, config, progress, say }: Run): Promise<WarmupFigures> {
   const rows = options.warmupRows;
