@@ -56,9 +56,12 @@ export class WorkerStatus {
     };
   }
 
-  /** The group assigned these partitions (none: the consumer failed or left); the lag is measured anew. */
+  /** The group assigned these partitions (none: the consumer failed or left); other partitions' lag is measured anew. */
   assigned(partitions: number[], atMs = Date.now()): void {
-    this.#partitions = [...partitions].sort((a, b) => a - b);
+    const sorted = [...partitions].sort((a, b) => a - b);
+    // A rebalance that left this worker its partitions changes nothing it reports.
+    if (sorted.length > 0 && sorted.join(",") === this.#partitions.join(",")) return;
+    this.#partitions = sorted;
     this.#assignedAtMs = atMs;
     this.#lagMessages = undefined;
     this.#lagProblem = undefined;

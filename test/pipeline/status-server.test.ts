@@ -59,3 +59,17 @@ test("/metrics answers the registry in Prometheus's text format; an unknown path
   expect(missing.status).toBe(404);
   expect(((await missing.json()) as { message: string }).message).toContain("/metrics");
 });
+
+test("a rebalance that keeps the worker's partitions keeps its lag; new partitions are measured anew, none is not ready", () => {
+  const own = new WorkerStatus(() => {});
+  own.running("joined");
+  own.assigned([2, 0]);
+  own.lagMeasured(7);
+  own.assigned([0, 2]);
+  expect(own.snapshot()).toMatchObject({ partitions: [0, 2], lagMessages: 7 });
+  own.assigned([0, 1, 2]);
+  expect(own.snapshot()).toMatchObject({ partitions: [0, 1, 2], lagMessages: undefined });
+  own.lagMeasured(0);
+  own.assigned([]);
+  expect(own.snapshot()).toMatchObject({ partitions: [], lagMessages: undefined });
+});
