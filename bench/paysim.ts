@@ -5,7 +5,8 @@
 // reconciles, and writes results.json, results.md and rates.svg.
 //
 //   bun bench/paysim.ts [--file F] [--rows N] [--via http|batch|kafka] [--concurrency C]
-//                       [--batch-rows R] [--workers W] [--out DIR] [--seed S] [--skip-ceilings] [--profile] [--keep]
+//                       [--batch-rows R] [--workers W] [--out DIR] [--seed S] [--warmup-rows N]
+//                       [--skip-ceilings] [--profile] [--keep]
 //
 // via http:  C loops POST /transaction, one row each;
 // via batch: C loops POST /transactions, R rows each;
@@ -17,8 +18,9 @@
 // interrupted. The database, topics, groups and processes it made are removed
 // in every case (unless --keep).
 //
-// The phases, in order: options.ts, run.ts (what the run opens), ceiling-phase.ts,
-// pipeline.ts, row-figures.ts (latencies, series, reconciliation), results.ts.
+// The phases, in order: options.ts, run.ts (what the run opens), warmup.ts
+// (through Kafka, not counted), ceiling-phase.ts, pipeline.ts (lag.ts samples
+// the workers' lag), row-figures.ts (latencies, series, reconciliation), results.ts.
 import { join } from "node:path";
 import { measureCeilings } from "./ceiling-phase.ts";
 import { cleanUp, InterruptedError, interrupt, killChildren, wasInterrupted } from "./cleanup.ts";
@@ -28,18 +30,20 @@ import { markdown, type Results, resultFiles, writeResults } from "./report.ts";
 import { results } from "./results.ts";
 import { reconcile, rowFigures } from "./row-figures.ts";
 import { openRun } from "./run.ts";
+import { warmUp } from "./warmup.ts";
 
 /** One run: open, ceilings, pipeline, reconciliation, results; resolves with the exit code. */
 async function run(options: Options): Promise<number> {
   const opened = await openRun(options);
   const { sql, connection, config, offered, logDir, profileDir } = opened;
+  const warmup = await warmUp(opened);
   const ceilings = options.ceilings ? await measureCeilings(opened) : {};
   // Dirty pages of the ceilings are not the pipeline's cost.
   await sql`CHECKPOINT`;
   const pipeline = await runPipeline(opened);
   const reconciliation = await reconcile(config, sql, connection, config.dlqTopic, pipeline.acceptedRows, offered);
   const rows = await rowFigures(sql, pipeline.phaseStartedAt, pipeline.phaseSeconds);
-  const written: Results = results(opened, { ceilings, pipeline, reconciliation, rows });
+  const written: Results = results(opened, { warmup, ceilings, pipeline, reconciliation, rows });
   await writeResults(options.outDir, written);
   console.log("");
   console.log(markdown(written));

@@ -12,6 +12,7 @@ import { produceRows, type Rate } from "./ceilings.ts";
 import { answers, type Child, startChild, waitUntilReady } from "./children.ts";
 import { checkInterrupted, onCleanup, track } from "./cleanup.ts";
 import { CommitPoller } from "./commits.ts";
+import { type LagFigures, LagSampler, lagSettleMs } from "./lag.ts";
 import { type LoadProgress, type LoadResult, runLoad } from "./load.ts";
 import { type PhaseFigures, type PhaseSamples, phaseFigures, samplePhase } from "./phase-cpu.ts";
 import type { ApiProduceFigures } from "./report.ts";
@@ -45,6 +46,8 @@ export interface PipelineRun {
   workerLog: WorkerLog;
   /** The API's produce figures from its last log line (via http and batch). */
   apiProduce: ApiProduceFigures | undefined;
+  /** The workers' lag during the phase, from their /metrics. */
+  lag: LagFigures;
 }
 
 /** A drive of the pipeline up to the commit of its last row, the processes still running. */
@@ -63,6 +66,7 @@ interface Driven {
   commitStartMs: number;
   before: PhaseSamples;
   commits: CommitPoller;
+  lag: LagSampler;
 }
 
 export async function runPipeline(run: Run): Promise<PipelineRun> {
@@ -86,6 +90,7 @@ async function drainBacklog(run: Run, workerLog: WorkerLog): Promise<Driven> {
   const spawnedAtMs = Math.min(...workers.map((worker) => worker.spawnedAtMs));
   // With several workers the drain is timed from the first one's start: the group rebalances as the others join.
   await workersReady(workers, workerLog, true);
+  const lag = new LagSampler(() => workerLog.statusPorts);
   const before = samplePhase(measuredPids(undefined, workers));
   const commits = pollCommits(run, workers, workerLog);
   commits.target = backlog.produce.rows;
@@ -110,6 +115,7 @@ async function drainBacklog(run: Run, workerLog: WorkerLog): Promise<Driven> {
     commitStartMs,
     before,
     commits,
+    lag,
   };
 }
 
@@ -136,6 +142,7 @@ async function driveApi(run: Run, workerLog: WorkerLog): Promise<Driven> {
   checkInterrupted();
 
   const state: LoadProgress = { sentRows: 0, acceptedRows: 0, failedRequests: 0 };
+  const lag = new LagSampler(() => workerLog.statusPorts);
   const before = samplePhase(measuredPids(api, workers));
   const commits = pollCommits(run, workers, workerLog);
   const path = options.via === "batch" ? "/transactions" : "/transaction";
@@ -172,6 +179,7 @@ async function driveApi(run: Run, workerLog: WorkerLog): Promise<Driven> {
     commitStartMs: load.startedAtMs,
     before,
     commits,
+    lag,
   };
 }
 
@@ -260,6 +268,9 @@ async function finish(run: Run, workerLog: WorkerLog, driven: Driven): Promise<P
       ? workerLog.lastCommitAtMs
       : (commits.reachedAtMs ?? performance.now());
 
+  // The last scrape sees the lag after the last commit (the workers poll Kafka every WORKER_LAG_POLL_MS).
+  await Bun.sleep(lagSettleMs);
+  const lag = await driven.lag.stop();
   // Stop the pipeline (a worker commits its offsets on the way out), then look at what it left.
   run.say("stopping the API and the worker ...");
   await Promise.all([api?.stop(), ...workers.map((worker) => worker.stop())]);
@@ -274,6 +285,7 @@ async function finish(run: Run, workerLog: WorkerLog, driven: Driven): Promise<P
     figures: phaseFigures(driven.before, after, acceptedRows),
     workerLog,
     apiProduce: driven.apiProduce(),
+    lag,
   };
 }
 

@@ -4,7 +4,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { HttpCeiling, KafkaCeiling, Rate } from "./ceilings.ts";
+import type { LagFigures } from "./lag.ts";
 import type { Percentiles } from "./load.ts";
+import type { WarmupFigures } from "./warmup.ts";
 
 export type Via = "http" | "batch" | "kafka";
 
@@ -83,7 +85,9 @@ export interface Results {
     ceilings: boolean;
     /** POSTs sent with an API key (--api-key). */
     apiKey: boolean;
+    warmupRows: number;
   };
+  warmup: WarmupFigures;
   environment: {
     /** The commit measured and the src/ or sql/ files that differed from it. */
     git: { commit: string; changedSrcFiles: string[] };
@@ -120,6 +124,8 @@ export interface Results {
     otherCpuSeconds: number;
     workerLog?: WorkerLogFigures;
     apiProduce?: ApiProduceFigures;
+    /** The workers' lag, sampled from their /metrics. */
+    lag: LagFigures;
     /** via kafka: the backlog produced before the worker started, and the worker's start-up. */
     backlog?: { produce: Rate; workerStartSeconds: number };
   };
@@ -293,6 +299,15 @@ export function markdown(results: Results): string {
     const a = p.apiProduce;
     lines.push(
       `| API produce requests: count, messages mean, answered in (mean) | ${number(a.requests)}, ${number(a.messagesPerRequestMean, 1)}, ${number(a.answerMsMean, 2)} ms | | |`,
+    );
+  }
+  lines.push(
+    `| worker lag, largest seen / at the end (/metrics every ${number(p.lag.sampleMs)} ms, ${number(p.lag.samples)} samples) | ${number(p.lag.maxMessages)} / ${p.lag.lastMessages === undefined ? "?" : number(p.lag.lastMessages)} messages | | |`,
+  );
+  if (results.warmup.rows > 0) {
+    const w = results.warmup;
+    lines.push(
+      `| warm-up before timing (not counted): Kafka produce / consume | ${number(w.rows)} rows in ${number(w.seconds, 2)} s, ${figure(w.produceRowsPerSecond, "rows/s")} / ${figure(w.consumeRowsPerSecond, "rows/s")} | | |`,
     );
   }
   if (p.backlog) {

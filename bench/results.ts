@@ -12,6 +12,7 @@ import type { RowFigures } from "./row-figures.ts";
 import type { Run } from "./run.ts";
 
 export interface Outcome {
+  warmup: Results["warmup"];
   ceilings: Results["ceilings"];
   pipeline: PipelineRun;
   reconciliation: Reconciliation;
@@ -35,7 +36,9 @@ export function results(run: Run, outcome: Outcome): Results {
       workers: options.workers,
       ceilings: options.ceilings,
       apiKey: options.apiKey,
+      warmupRows: options.warmupRows,
     },
+    warmup: outcome.warmup,
     environment: environment(run),
     pipeline: pipelineFigures(outcome),
     ceilings: outcome.ceilings,
@@ -101,6 +104,7 @@ function pipelineFigures({ pipeline, reconciliation, rows }: Outcome): Results["
     otherCpuSeconds: figures.otherCpuSeconds,
     workerLog: pipeline.workerLog.figures(),
     apiProduce: pipeline.apiProduce,
+    lag: pipeline.lag,
     backlog,
   };
 }

@@ -15,6 +15,7 @@ import { apiKeyEntryText, newApiKey } from "../src/runtime/api-keys.ts";
 import { type Config, ConfigError, loadConfig, settings } from "../src/runtime/config.ts";
 import { repoRoot } from "./children.ts";
 import { checkInterrupted, onCleanup } from "./cleanup.ts";
+import { lagSampleMs } from "./lag.ts";
 import { type Options, UsageError } from "./options.ts";
 import { Progress } from "./progress.ts";
 import { resultFiles } from "./report.ts";
@@ -146,6 +147,8 @@ function runConfig(prefix: string, broker: LocalBroker, databaseUrl: string, api
     API_KEY_BURST_REQUESTS: process.env.API_KEY_BURST_REQUESTS || "10000000",
     TXLOG_API_KEYS: apiKey === undefined ? "" : apiKeyEntryText("bench", ["write"], apiKey),
     TXLOG_API_KEYS_FILE: "",
+    // The lag in the workers' /metrics as fresh as the benchmark samples it.
+    WORKER_LAG_POLL_MS: String(lagSampleMs),
   };
   try {
     return { env, config: loadConfig(env) };

@@ -8,6 +8,7 @@ import {
   parseCommittedLine,
   parseProduceSummaryLine,
   parseReceivedLine,
+  parseWorkerPort,
 } from "../src/runtime/log-lines.ts";
 import type { ApiProduceFigures, WorkerLogFigures } from "./report.ts";
 
@@ -16,6 +17,8 @@ export class WorkerLog {
   readyAtMs: number | undefined;
   /** Workers that said they consume. */
   readyCount = 0;
+  /** Status ports (/metrics) the workers announced. */
+  statusPorts: number[] = [];
   /** Rows the worker reported written or dead-lettered so far. */
   settledRows = 0;
   /** performance.now() of the last "DB Committed" line. */
@@ -29,6 +32,8 @@ export class WorkerLog {
     if (isWorkerReadyLine(line)) {
       this.readyAtMs ??= atMs;
       this.readyCount++;
+      const port = parseWorkerPort(line);
+      if (port !== undefined) this.statusPorts.push(port);
       return;
     }
     const received = parseReceivedLine(line);

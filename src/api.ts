@@ -3,6 +3,7 @@
 
 import { createApp, createDashboard } from "./api/app.ts";
 import { keyringLine, loadKeyring } from "./api/keyring.ts";
+import { ApiMetrics } from "./api/metrics.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
 import { kafkaAnswers } from "./kafka/admin.ts";
@@ -54,6 +55,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
   await migrate(sql);
   await ensureTopics(connection, txlogTopics(config));
   const producer = createProducer(connection);
+  const metrics = new ApiMetrics();
   const batcher = new ProduceBatcher({
     send: (messages) => produce(producer, messages),
     lingerMs: config.produceLingerMs,
@@ -62,7 +64,9 @@ export async function startApi(config: Config): Promise<RunningApi> {
     inFlightMax: config.produceInFlightMax,
     queuedMessagesMax: config.produceQueuedMessagesMax,
     acceptTimeoutMs: config.acceptTimeoutMs,
+    onAnswer: (messages, answerMs, acknowledged) => metrics.produceAnswered(messages, answerMs, acknowledged),
   });
+  metrics.watchProduceQueue(() => batcher.queuedMessages);
   const shutdown = { requested: false };
   const dashboard = createDashboard(config, sql);
   let listening: { pendingRequests: number } | undefined;
@@ -72,6 +76,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     sql,
     batcher,
     shutdown,
+    metrics,
     kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
     keyring,
     // Bun's own count: every request received and not yet answered, bodies

@@ -17,6 +17,7 @@ import { createProducer, type KafkaConnection, produceRecordBytesMax } from "./k
 import { batchWriter, newWriteStats, type WriteStats } from "./pipeline/batch-writer.ts";
 import { newConsumeStats } from "./pipeline/consume-loop.ts";
 import { runConsumerSessions, type SessionStats } from "./pipeline/consumer-sessions.ts";
+import { WorkerMetrics } from "./pipeline/metrics.ts";
 import { startStatusServer } from "./pipeline/status-server.ts";
 import { WorkerStatus, type WorkerStatusSnapshot } from "./pipeline/worker-status.ts";
 import { databaseName, ensureDatabase, openDatabase } from "./postgres/connection.ts";
@@ -38,7 +39,7 @@ export interface WorkerHandle {
   readonly stats: Readonly<WorkerStats>;
   /** connecting, running, degraded (Kafka or PostgreSQL does not answer; it keeps trying), stopping, stopped. */
   status(): WorkerStatusSnapshot;
-  /** Port of its /health and /ready. */
+  /** Port of its /health, /ready and /metrics. */
   readonly statusPort: number;
   /** Settles when the worker has stopped and closed everything; rejects when it stopped on an error. */
   readonly done: Promise<void>;
@@ -70,6 +71,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   // For dead letters; it connects on its first send and reconnects by itself.
   const producer = createProducer(connection);
   const status = new WorkerStatus(log);
+  const metrics = new WorkerMetrics();
   const stats: WorkerStats = { ...newConsumeStats(), kafkaFailures: 0, ...newWriteStats() };
   const writer = batchWriter({
     sql,
@@ -81,10 +83,17 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     rssBytesSoftMax: config.workerRssBytesSoftMax,
     stats,
     status,
+    metrics,
     log,
   });
-  const statusServer = startStatusServer(status, config.host, config.workerPort);
-  const sessions = runConsumerSessions({ config, connection, writer, status, stats, log });
+  const statusServer = startStatusServer({
+    status,
+    limits: { lagMessagesMax: config.workerReadyLagMax, writeAgeMsMax: config.workerReadyWriteAgeMsMax },
+    registry: metrics.registry,
+    hostname: config.host,
+    port: config.workerPort,
+  });
+  const sessions = runConsumerSessions({ config, connection, writer, status, stats, metrics, log });
   const done = sessions.done.finally(async () => {
     for (const [what, step] of [
       ["close the status port", () => statusServer.stop()],

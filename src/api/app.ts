@@ -12,6 +12,7 @@ import { Dashboard } from "./dashboard/data.ts";
 import { invalid, RequestError } from "./errors.ts";
 import { guardPlugin } from "./guard.ts";
 import { checkContentLength } from "./json-body.ts";
+import { ApiMetrics, metricsPlugin } from "./metrics.ts";
 import type { ProduceBatcher } from "./produce-batcher.ts";
 import { RateLimits } from "./rate-limit.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
@@ -32,6 +33,8 @@ export interface ApiDeps {
   kafkaAnswers(): Promise<boolean>;
   /** The dashboard's sources; made from config and sql when not given (its Kafka client opens on first use). */
   dashboard?: Dashboard;
+  /** GET /metrics and the timing of every answer (default: a registry of its own). */
+  metrics?: ApiMetrics;
   /** The API keys; default: those of config.apiKeys. */
   keyring?: ApiKeyring;
   /** Requests the server is answering now (Bun's count once it listens); default 0. */
@@ -115,6 +118,7 @@ export function createApp(deps: ApiDeps) {
   return (
     new Elysia({ name: "txlog", normalize: false })
       .use(apiDocs(deps.config))
+      .use(metricsPlugin(deps.metrics ?? new ApiMetrics()))
       // While stopping, every answer asks the client to close its connection,
       // so none is reused at the moment the listener closes (a reset then).
       // A body over BODY_BYTES_MAX is refused before it is read.

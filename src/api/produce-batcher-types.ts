@@ -42,6 +42,8 @@ export interface ProduceBatcherOptions {
   queuedMessagesMax: number;
   /** Longest wait from submit to Kafka's acknowledgement, milliseconds; then AcceptTimeoutError. */
   acceptTimeoutMs: number;
+  /** Told of every produce request answered: its messages, milliseconds to the answer, and whether Kafka acknowledged it. */
+  onAnswer?(messages: number, answerMs: number, acknowledged: boolean): void;
 }
 
 export interface Waiting {

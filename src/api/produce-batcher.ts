@@ -218,10 +218,12 @@ export class ProduceBatcher {
       this.requestsSent++;
       this.messagesSent += messages.length;
       const sentAtMs = performance.now();
+      let acknowledged = false;
       this.#options
         .send(messages)
         .then(
           () => {
+            acknowledged = true;
             for (const waiting of taken) waiting.resolve();
           },
           (error: unknown) => {
@@ -229,9 +231,11 @@ export class ProduceBatcher {
           },
         )
         .finally(() => {
+          const answerMs = performance.now() - sentAtMs;
           this.#inFlightSubmits.delete(taken);
           this.requestsAnswered++;
-          this.answerMsTotal += performance.now() - sentAtMs;
+          this.answerMsTotal += answerMs;
+          this.#options.onAnswer?.(messages.length, answerMs, acknowledged);
           this.#expectedSubmits = taken.length + this.#queue.length;
           this.#schedule();
         });

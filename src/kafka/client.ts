@@ -185,3 +185,34 @@ export interface PartitionOffset {
 export function commitOffsets(consumer: KafkaConsumer, offsets: PartitionOffset[]): Promise<void> {
   return consumer.commit({ offsets });
 }
+
+export interface PartitionProgress {
+  partition: number;
+  /** The group's committed offset (the next to read), as the consumer last knew or made it. */
+  committed: bigint;
+  /** The partition's end offset (high watermark): the next offset to be written. */
+  end: bigint;
+}
+
+/**
+ * Committed and end offsets of the partitions of `topic` this consumer owns
+ * (lag = end − committed): end offsets from one ListOffsets round over the
+ * consumer's own connections, committed ones from its stream's bookkeeping.
+ */
+export async function partitionProgress(
+  consumer: KafkaConsumer,
+  stream: KafkaStream,
+  topic: string,
+): Promise<PartitionProgress[]> {
+  const ends = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+  const progress: PartitionProgress[] = [];
+  for (const [key, committed] of stream.offsetsCommitted) {
+    const separator = key.lastIndexOf(":");
+    if (key.slice(0, separator) !== topic) continue;
+    const partition = Number(key.slice(separator + 1));
+    const end = ends[partition];
+    if (end === undefined || committed < 0n) continue;
+    progress.push({ partition, committed, end });
+  }
+  return progress.sort((a, b) => a.partition - b.partition);
+}

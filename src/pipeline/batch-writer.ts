@@ -18,6 +18,7 @@ import { type Batch, BatchLimitError } from "./batcher.ts";
 import type { BatchHandler } from "./consume-loop.ts";
 import { type IsolatedWriteResult, type RejectedRow, WriteInvariantError, writeBatchIsolating } from "./copy-writer.ts";
 import { type DeadLetter, DeadLetterRefusedError, deadLetterRequests, sendDeadLetters } from "./dead-letters.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 import { OwnershipError } from "./ownership.ts";
 import { RefusalWatch, SystematicRefusalError } from "./refusal-watch.ts";
 import { retrying } from "./retry.ts";
@@ -61,6 +62,8 @@ export interface BatchWriterOptions {
   log: Logger;
   /** Longest time between summary lines of a failing step, milliseconds. */
   episodeSummaryMs: number;
+  /** Told of each batch committed and each retry (undefined: not measured). */
+  metrics?: WorkerMetrics;
 }
 
 export interface PreparedBatch {
@@ -80,6 +83,7 @@ export interface WrittenBatch {
   /** Dead letters of the batch: undecodable messages and rows the database refused. */
   deadLettered: number;
   startedMs: number;
+  writeMs: number;
 }
 
 /**
@@ -146,6 +150,7 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
       giveUp,
       onFailure(failures, waitMs, error) {
         options.stats.retries++;
+        options.metrics?.retried(what.replace(/[ -]/g, "_"), error, dependency === "postgres");
         const cause = errorText(error);
         options.status.failing(dependency, `${what} failed, retrying: ${cause}`);
         episodes.of(what).failed(cause);
@@ -214,9 +219,9 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
         );
         if (produced === undefined) return undefined;
       }
-      return { result, deadLettered: letters.length, startedMs };
+      return { result, deadLettered: letters.length, startedMs, writeMs: Date.now() - startedMs };
     },
-    committed(_prepared, { result, deadLettered, startedMs }) {
+    committed(prepared, { result, deadLettered, startedMs, writeMs }) {
       // A deep backlog allocates fast and the heap grows well past what is
       // live: nudge the collector each batch, and collect fully only past the
       // soft memory limit (a full collection per batch costs throughput).
@@ -225,6 +230,8 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
       options.stats.inserted += result.inserted;
       options.stats.duplicates += result.duplicates;
       options.stats.deadLettered += deadLettered;
+      const invalid = prepared.rejections.length;
+      options.metrics?.batchCommitted({ result, invalid, deadLettered, writeSeconds: writeMs / 1000 });
       logCommitted(options.log, {
         inserted: result.inserted,
         alreadyPresent: result.duplicates,

@@ -21,6 +21,8 @@ import type { Logger } from "../runtime/logger.ts";
 import { withTimeout } from "../runtime/timeout.ts";
 import { type BatchWriter, isInvariantError } from "./batch-writer.ts";
 import { type ConsumeLoop, ConsumerFailedError, type ConsumeStats, startConsumeLoop } from "./consume-loop.ts";
+import { startLagPoll } from "./lag-poll.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 import { PartitionOwnership } from "./ownership.ts";
 import { backoffMs, sleep } from "./retry.ts";
 import type { WorkerStatus } from "./worker-status.ts";
@@ -44,6 +46,8 @@ export interface ConsumerSessionsOptions {
   status: WorkerStatus;
   stats: SessionStats;
   log: Logger;
+  /** Given each session's partition offsets and lag, every WORKER_LAG_POLL_MS. */
+  metrics: WorkerMetrics;
 }
 
 export interface ConsumerSessions {
@@ -159,6 +163,7 @@ async function openSession(
     const assigned = (consumer.assignments ?? []).filter((a) => a.topic === config.topic);
     const partitions = assigned.flatMap((a) => a.partitions);
     ownership.assign(consumer.generationId, partitions);
+    status.assigned(partitions);
     onJoin();
     status.running(
       `in group ${config.groupId}, generation ${consumer.generationId}, partitions ${partitions.join(",")}`,
@@ -204,6 +209,14 @@ async function consumeSession(
   });
   if (session.failure !== undefined) session.loop.fail(session.failure);
   state.current = session;
+  const lagPoll = startLagPoll({
+    consumer: session.consumer,
+    stream: session.stream,
+    topic: config.topic,
+    intervalMs: config.workerLagPollMs,
+    metrics: options.metrics,
+    status: options.status,
+  });
   try {
     await session.loop.done;
     return undefined;
@@ -211,6 +224,8 @@ async function consumeSession(
     if (error instanceof ConsumerFailedError) return error.reason;
     throw error;
   } finally {
+    lagPoll.stop();
+    options.status.assigned([]);
     state.current = undefined;
     await closeSession(session, options.log);
   }

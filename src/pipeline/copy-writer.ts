@@ -33,6 +33,8 @@ export interface WriteResult {
   duplicates: number;
   /** "direct": COPY into transactions; "staging": through the staging table. */
   path: WritePath;
+  /** Of the duplicates, ids stored with another transaction: recorded Rejected idempotency_key_reused. */
+  keyConflicts: number;
 }
 
 export type WritePath = "direct" | "staging";
@@ -90,7 +92,7 @@ export async function writeLines(
 ): Promise<WriteResult> {
   if (expectedRows === 0) {
     if (options.within !== undefined) await sql.begin((tx) => options.within?.(tx));
-    return { inserted: 0, duplicates: 0, path: "direct" };
+    return { inserted: 0, duplicates: 0, path: "direct", keyConflicts: 0 };
   }
   if (options.direct !== false) {
     try {
@@ -134,7 +136,7 @@ async function copyDirect(sql: Sql, lines: string[], expectedRows: number, optio
     // Throwing out of the callback makes sql.begin send ROLLBACK.
     await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
     await options.within?.(tx);
-    return { inserted: expectedRows, duplicates: 0, path: "direct" as const };
+    return { inserted: expectedRows, duplicates: 0, path: "direct" as const, keyConflicts: 0 };
   });
 }
 
@@ -182,9 +184,14 @@ export async function writeStagingLines(
     if (inserted.count < 0 || inserted.count > expectedRows) {
       throw new WriteInvariantError(`inserted ${inserted.count} rows from a batch of ${expectedRows}`);
     }
-    if (inserted.count < expectedRows) await recordKeyConflicts(tx);
+    const keyConflicts = inserted.count < expectedRows ? await recordKeyConflicts(tx) : 0;
     await options.within?.(tx);
-    return { inserted: inserted.count, duplicates: expectedRows - inserted.count, path: "staging" as const };
+    return {
+      inserted: inserted.count,
+      duplicates: expectedRows - inserted.count,
+      path: "staging" as const,
+      keyConflicts,
+    };
   });
 }
 
@@ -205,7 +212,7 @@ function isDataError(error: unknown): boolean {
  * Idempotency-Key in flight at once. The first stored wins; the other is
  * recorded as rejected, with both fingerprints, never silently dropped.
  */
-async function recordKeyConflicts(tx: postgres.TransactionSql): Promise<void> {
+async function recordKeyConflicts(tx: postgres.TransactionSql): Promise<number> {
   const conflicts = await keyConflicts(tx);
   await insertRejections(
     tx,
@@ -225,6 +232,7 @@ async function recordKeyConflicts(tx: postgres.TransactionSql): Promise<void> {
       };
     }),
   );
+  return conflicts.length;
 }
 
 export interface RejectedRow {
@@ -280,7 +288,7 @@ export async function writeBatchIsolating(
     if (rows.length === 1) {
       const rejected = refusedRow(rows[0] as ConsumedTransaction, error);
       options.onRefused?.(rejected);
-      return { inserted: 0, duplicates: 0, path: "staging", rejected: [rejected], whole: false };
+      return { inserted: 0, duplicates: 0, path: "staging", keyConflicts: 0, rejected: [rejected], whole: false };
     }
     // The halves go the careful way: the direct COPY would only fail again.
     // Work meant for the whole batch's transaction is the caller's to redo.
@@ -292,6 +300,7 @@ export async function writeBatchIsolating(
       inserted: first.inserted + second.inserted,
       duplicates: first.duplicates + second.duplicates,
       path: "staging",
+      keyConflicts: first.keyConflicts + second.keyConflicts,
       rejected: [...first.rejected, ...second.rejected],
       whole: false,
     };

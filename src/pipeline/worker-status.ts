@@ -15,6 +15,14 @@ export interface WorkerStatusSnapshot {
   problems: Partial<Record<Dependency, string>>;
   /** When a batch was last written, milliseconds since the epoch (undefined: none yet). */
   lastWriteAtMs: number | undefined;
+  /** Partitions of the topic this worker owns (none until it joined, or after its consumer failed). */
+  partitions: number[];
+  /** When they were assigned, milliseconds since the epoch. */
+  assignedAtMs: number | undefined;
+  /** Messages not yet committed on them, as of the last lag poll (undefined: not measured, see lagProblem). */
+  lagMessages: number | undefined;
+  /** Why the lag is not known, when the last poll failed. */
+  lagProblem: string | undefined;
 }
 
 export class WorkerStatus {
@@ -22,6 +30,10 @@ export class WorkerStatus {
   readonly #problems = new Map<Dependency, string>();
   #lastWriteAtMs: number | undefined;
   #degradedSinceMs = 0;
+  #partitions: number[] = [];
+  #assignedAtMs: number | undefined;
+  #lagMessages: number | undefined;
+  #lagProblem: string | undefined;
   readonly #log: Logger;
 
   constructor(log: Logger) {
@@ -35,7 +47,38 @@ export class WorkerStatus {
   }
 
   snapshot(): WorkerStatusSnapshot {
-    return { state: this.state, problems: Object.fromEntries(this.#problems), lastWriteAtMs: this.#lastWriteAtMs };
+    return {
+      state: this.state,
+      problems: Object.fromEntries(this.#problems),
+      lastWriteAtMs: this.#lastWriteAtMs,
+      partitions: this.#partitions,
+      assignedAtMs: this.#assignedAtMs,
+      lagMessages: this.#lagMessages,
+      lagProblem: this.#lagProblem,
+    };
+  }
+
+  /** The group assigned these partitions (none: the consumer failed or left); other partitions' lag is measured anew. */
+  assigned(partitions: number[], atMs = Date.now()): void {
+    const sorted = [...partitions].sort((a, b) => a - b);
+    // A rebalance that left this worker its partitions changes nothing it reports.
+    if (sorted.length > 0 && sorted.join(",") === this.#partitions.join(",")) return;
+    this.#partitions = sorted;
+    this.#assignedAtMs = atMs;
+    this.#lagMessages = undefined;
+    this.#lagProblem = undefined;
+  }
+
+  /** A lag poll answered: messages not yet committed on the owned partitions. */
+  lagMeasured(messages: number): void {
+    this.#lagMessages = messages;
+    this.#lagProblem = undefined;
+  }
+
+  /** A lag poll failed. */
+  lagUnknown(problem: string): void {
+    this.#lagMessages = undefined;
+    this.#lagProblem = problem;
   }
 
   /** A consumer joined its group: consuming. */

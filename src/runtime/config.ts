@@ -21,7 +21,13 @@ export const settings = {
     "must be a host name or address",
     "address the API and the worker's status port listen on (0.0.0.0 in containers)",
   ),
-  workerPort: integer("WORKER_PORT", 8001, 0, 65535, "HTTP port of the worker's /health and /ready (0: any free port)"),
+  workerPort: integer(
+    "WORKER_PORT",
+    8001,
+    0,
+    65535,
+    "HTTP port of the worker's /health, /ready and /metrics (0: any free port)",
+  ),
   databaseUrl: postgresUrl(
     "DATABASE_URL",
     "postgres://postgres@127.0.0.1:5432/txlog",
@@ -246,6 +252,27 @@ export const settings = {
     1000,
     3600000,
     "during an outage, how often the one running failure episode logs a summary (count so far), milliseconds; it logs one line when it starts and one when it ends",
+  ),
+  workerLagPollMs: integer(
+    "WORKER_LAG_POLL_MS",
+    5000,
+    100,
+    600000,
+    "worker: how often it asks Kafka for the end offsets of its partitions, for the lag in /metrics and /ready, milliseconds",
+  ),
+  workerReadyLagMax: integer(
+    "WORKER_READY_LAG_MAX",
+    100000,
+    0,
+    Number.MAX_SAFE_INTEGER,
+    "worker: /ready answers 503 while more messages than this wait uncommitted on its partitions",
+  ),
+  workerReadyWriteAgeMsMax: integer(
+    "WORKER_READY_WRITE_AGE_MS_MAX",
+    60000,
+    1000,
+    86400000,
+    "worker: /ready answers 503 while messages wait and no batch was written for this long (an idle worker stays ready), milliseconds",
   ),
 } as const;
 

@@ -50,6 +50,12 @@ export function isWorkerReadyLine(line: string): boolean {
   return fieldsOf(line, logMessages.workerReady) !== undefined;
 }
 
+/** The status port (/ready, /metrics) a worker's started line names; the benchmark reads /metrics there. */
+export function parseWorkerPort(line: string): number | undefined {
+  const port = fieldsOf(line, logMessages.workerReady)?.statusPort;
+  return typeof port === "number" ? port : undefined;
+}
+
 export interface ReceivedLine {
   messages: number;
   bytes: number;

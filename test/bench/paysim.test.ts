@@ -14,6 +14,7 @@ import { kafkaConnection, testConfig } from "../support/run.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const rows = 2000;
+const warmupRows = 1000;
 const outDirs: string[] = [];
 
 afterAll(async () => {
@@ -23,7 +24,8 @@ afterAll(async () => {
 async function runBench(args: string[]): Promise<{ code: number; output: string; outDir: string }> {
   const outDir = await mkdtemp(join(tmpdir(), "txlog-bench-test-"));
   outDirs.push(outDir);
-  const child = spawn([process.execPath, "bench/paysim.ts", "--rows", String(rows), "--out", outDir, ...args], {
+  const command = ["bench/paysim.ts", "--rows", String(rows), "--warmup-rows", String(warmupRows), "--out", outDir];
+  const child = spawn([process.execPath, ...command, ...args], {
     cwd: root,
     env: process.env as Record<string, string>,
     stdout: "pipe",
@@ -74,10 +76,21 @@ async function expectResults(outDir: string, via: Results["options"]["via"]): Pr
   expect(results.ceilings.kafka?.consume.rows).toBe(rows);
   expect(results.ratios.length).toBeGreaterThan(0);
   expect(results.pipeline.processes.worker?.peakRssBytes).toBeGreaterThan(0);
+  // The warm-up went through Kafka before the timing, and counts nowhere else.
+  expect(results.warmup.rows).toBe(warmupRows);
+  expect(results.warmup.consumeRowsPerSecond).toBeGreaterThan(0);
+  // The workers' /metrics were read, the last time after the last commit.
+  const lag = results.pipeline.lag;
+  expect(lag.samples).toBeGreaterThan(0);
+  expect(lag.failedSamples).toBe(0);
+  expect(lag.lastMessages).toBe(0);
+  expect(lag.maxMessages).toBeLessThanOrEqual(rows);
 
   const markdown = await readFile(join(outDir, "results.md"), "utf8");
   expect(markdown).toContain("| measure | value | ceiling | ratio |");
   expect(markdown).toContain("Reconciled: **yes**");
+  expect(markdown).toContain("| warm-up before timing (not counted)");
+  expect(markdown).toContain("| worker lag, largest seen / at the end");
 
   const svg = await readFile(join(outDir, "rates.svg"), "utf8");
   expect(svg.startsWith("<svg ")).toBe(true);

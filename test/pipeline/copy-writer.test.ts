@@ -30,7 +30,7 @@ test("writes every field exactly: money as the same decimal, flags, Kafka positi
     // A backslash is a valid name character and the COPY escape character.
     row({ nameOrig: "C\\N\\t", nameDest: "M\\\\" }, 1),
   ];
-  expect(await writeBatch(db.sql, rows)).toEqual({ inserted: 2, duplicates: 0, path: "direct" });
+  expect(await writeBatch(db.sql, rows)).toEqual({ inserted: 2, duplicates: 0, path: "direct", keyConflicts: 0 });
 
   const stored = await db.sql`
     SELECT transaction_id, step, type, amount::text, name_orig, oldbalance_org::text, newbalance_orig::text,
@@ -60,9 +60,9 @@ test("writes every field exactly: money as the same decimal, flags, Kafka positi
 
 test("writing the same rows again inserts nothing; an id twice in one batch is one row, the first read", async () => {
   const rows = [row(), row(), row()];
-  expect(await writeBatch(db.sql, rows)).toEqual({ inserted: 3, duplicates: 0, path: "direct" });
+  expect(await writeBatch(db.sql, rows)).toEqual({ inserted: 3, duplicates: 0, path: "direct", keyConflicts: 0 });
   // The direct COPY fails on the first stored id; the staging path skips all three.
-  expect(await writeBatch(db.sql, rows)).toEqual({ inserted: 0, duplicates: 3, path: "staging" });
+  expect(await writeBatch(db.sql, rows)).toEqual({ inserted: 0, duplicates: 3, path: "staging", keyConflicts: 0 });
 
   const twice = row({ amount: "1.00" });
   const again: ConsumedTransaction = {
@@ -70,7 +70,13 @@ test("writing the same rows again inserts nothing; an id twice in one batch is o
     transaction: { ...twice.transaction, amount: "2.00" },
     offset: twice.offset + 100n,
   };
-  expect(await writeBatch(db.sql, [again, twice])).toEqual({ inserted: 1, duplicates: 1, path: "staging" });
+  // The same id with another transaction: recorded Rejected idempotency_key_reused, counted as a key conflict.
+  expect(await writeBatch(db.sql, [again, twice])).toEqual({
+    inserted: 1,
+    duplicates: 1,
+    path: "staging",
+    keyConflicts: 1,
+  });
   const [stored] =
     await db.sql`SELECT amount::text, kafka_offset FROM transactions WHERE transaction_id = ${twice.transaction.transactionId}`;
   expect(stored).toEqual({ amount: "1.00", kafka_offset: twice.offset.toString() });
@@ -124,7 +130,7 @@ test("a COPY the server rejects after its last chunk ends at once in its error a
   });
   expect(Date.now() - started).toBeLessThan(5_000);
   // The connection is usable and no transaction was left open on it.
-  expect(await writeBatch(db.sql, [row()])).toEqual({ inserted: 1, duplicates: 0, path: "direct" });
+  expect(await writeBatch(db.sql, [row()])).toEqual({ inserted: 1, duplicates: 0, path: "direct", keyConflicts: 0 });
   const open = await db.sql`
     SELECT count(*)::integer AS count FROM pg_stat_activity
     WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
@@ -140,6 +146,7 @@ test("a stored id in the last line of a large batch: the direct COPY fails after
     inserted: 4_999,
     duplicates: 1,
     path: "staging",
+    keyConflicts: 0,
   });
   expect(Date.now() - started).toBeLessThan(10_000);
   const [{ count }] = (await db.sql`SELECT count(*)::integer AS count FROM transactions`) as unknown as [
@@ -153,6 +160,7 @@ test("direct: false goes the staging way even when the batch is all new", async 
     inserted: 2,
     duplicates: 0,
     path: "staging",
+    keyConflicts: 0,
   });
 });
 
