@@ -4,7 +4,7 @@
 // happens.
 import { Admin } from "@platformatic/kafka";
 import { withTimeout } from "../runtime/timeout.ts";
-import { type KafkaConnection, requestRetriesMax } from "./client.ts";
+import { clientOptions, type KafkaConnection, requestRetriesMax } from "./client.ts";
 
 /** Runs `use` with an admin client of its own, closed afterwards. */
 export async function withAdmin<T>(
@@ -12,12 +12,7 @@ export async function withAdmin<T>(
   use: (client: Admin) => Promise<T>,
   retries: number | boolean = requestRetriesMax,
 ): Promise<T> {
-  const client = new Admin({
-    clientId: `${connection.clientId}-admin`,
-    bootstrapBrokers: connection.brokers,
-    timeout: connection.timeoutMs,
-    retries,
-  });
+  const client = new Admin({ ...clientOptions({ ...connection, clientId: `${connection.clientId}-admin` }), retries });
   try {
     return await use(client);
   } finally {
