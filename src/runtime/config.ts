@@ -103,8 +103,8 @@ export const settings = {
   ),
   kafkaSaslUsername: optionalText(
     "KAFKA_SASL_USERNAME",
-    /^[^\x00-\x1f\x7f]{1,255}$/,
-    "must be 1 to 255 characters without control characters",
+    /^[ -~]{1,255}$/,
+    "must be 1 to 255 printable ASCII characters",
     "SASL user name (on Confluent Cloud, the API key)",
   ),
   kafkaSaslPassword: secret("KAFKA_SASL_PASSWORD", "SASL password; never printed"),
