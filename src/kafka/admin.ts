@@ -4,6 +4,7 @@
 // happens.
 import { Admin } from "@platformatic/kafka";
 import { withTimeout } from "../runtime/timeout.ts";
+import { explainAccessFailure } from "./access-errors.ts";
 import { clientOptions, type KafkaConnection, requestRetriesMax } from "./client.ts";
 
 /** Runs `use` with an admin client of its own, closed afterwards. */
@@ -15,6 +16,8 @@ export async function withAdmin<T>(
   const client = new Admin({ ...clientOptions({ ...connection, clientId: `${connection.clientId}-admin` }), retries });
   try {
     return await use(client);
+  } catch (error) {
+    throw explainAccessFailure(error, connection);
   } finally {
     await client.close().catch(() => {});
   }
