@@ -6,6 +6,7 @@
 // talk to each other over the same listener with PLAIN; the controller
 // listener stays plaintext on 127.0.0.1.
 import type { KafkaConnection } from "../src/kafka/client.ts";
+import type { Config } from "../src/runtime/config.ts";
 import { Secret } from "../src/runtime/secret.ts";
 
 export interface BrokerSecurity {
@@ -78,4 +79,20 @@ export async function clientSecurity(
   };
   if (security.tls === undefined) return { sasl };
   return { sasl, tls: { ca: await Bun.file(security.tls.caFile).text() } };
+}
+
+/**
+ * `bun run broker --sasl`: a broker that accepts the user txlog is configured
+ * with (KAFKA_SASL_USERNAME and its password), on a SASL_PLAINTEXT listener.
+ */
+export function securityOfConfig(
+  config: Pick<Config, "kafkaSaslMechanism" | "kafkaSaslUsername" | "kafkaSaslPassword" | "kafkaSaslPasswordFile">,
+): BrokerSecurity {
+  const password = config.kafkaSaslPassword ?? config.kafkaSaslPasswordFile;
+  if (config.kafkaSaslMechanism === "none" || config.kafkaSaslUsername === undefined || password === undefined) {
+    throw new Error(
+      "--sasl needs KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: the broker accepts that user",
+    );
+  }
+  return { sasl: { username: config.kafkaSaslUsername, password: password.reveal() } };
 }

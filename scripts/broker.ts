@@ -18,6 +18,7 @@ import {
   clientProtocol,
   clientSecurity,
   scramFormatArgs,
+  securityOfConfig,
   securityProperties,
 } from "./broker-security.ts";
 
@@ -388,18 +389,32 @@ async function controllerPort(options: { dataDir: string; port: number }): Promi
 /** Defaults of `bun run broker --nodes N` when KAFKA_BROKERS does not name N local addresses. */
 const clusterBasePort = 9192;
 
-/** `bun run broker [--nodes N]`: runs until Ctrl-C. */
+/** `bun run broker [--nodes N | --sasl]`: runs until Ctrl-C. */
 async function main(): Promise<void> {
   const { parseArgs } = await import("node:util");
   const { loadConfigOrExit } = await import("../src/runtime/config.ts");
-  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { nodes: { type: "string", default: "1" } } });
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: { nodes: { type: "string", default: "1" }, sasl: { type: "boolean", default: false } },
+  });
   const nodes = Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) {
     console.error(`--nodes must be an integer from 1 to 9 (got ${values.nodes})`);
     process.exit(2);
   }
   const config = loadConfigOrExit();
-  const stop = nodes === 1 ? await mainBroker(config) : await mainCluster(config.kafkaBrokers, nodes, config);
+  if (values.sasl && nodes !== 1) {
+    console.error("--sasl starts one broker; leave out --nodes");
+    process.exit(2);
+  }
+  let security: BrokerSecurity | undefined;
+  try {
+    security = values.sasl ? securityOfConfig(config) : undefined;
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  const stop = nodes === 1 ? await mainBroker(config, security) : await mainCluster(config.kafkaBrokers, nodes, config);
   const shutdown = async () => {
     await stop();
     process.exit(0);
@@ -408,11 +423,15 @@ async function main(): Promise<void> {
   process.on("SIGTERM", shutdown);
 }
 
-async function mainBroker(config: { kafkaBrokers: string[]; topicPartitions: number }): Promise<() => Promise<void>> {
+async function mainBroker(
+  config: { kafkaBrokers: string[]; topicPartitions: number },
+  security: BrokerSecurity | undefined,
+): Promise<() => Promise<void>> {
   const broker = await ensureBroker({
     broker: config.kafkaBrokers[0] as string,
-    dataDir: join(root, ".txlog", "kafka"),
+    dataDir: join(root, ".txlog", security === undefined ? "kafka" : "kafka-sasl"),
     partitions: config.topicPartitions,
+    security,
   });
   if (!broker.started) {
     console.log(`a Kafka broker already answers at ${broker.brokers.join(",")}`);

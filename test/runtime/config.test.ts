@@ -135,6 +135,6 @@ test("README.md documents every setting with its default", async () => {
   for (const setting of Object.values(settings)) {
     const row = readme.split("\n").find((line) => line.startsWith(`| \`${setting.variable}\``));
     expect(row, `README row for ${setting.variable}`).toBeDefined();
-    expect(row).toContain(`\`${setting.defaultValue}\``);
+    expect(row).toContain(setting.defaultValue === "" ? "| (unset) |" : `\`${setting.defaultValue}\``);
   }
 });
