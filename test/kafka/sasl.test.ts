@@ -181,7 +181,7 @@ describe("refused", () => {
       "src/api.ts",
       processEnv(topics, db.url, { KAFKA_BROKERS: broker.brokers.join(","), PORT: String(await freePort()) }),
     );
-    expect(api.output).toContain("closed every connection before answering, as a listener that requires SASL does");
+    expect(api.output).toContain("closed every connection before answering, as a listener that requires SASL or TLS does");
     expect(api.code).toBe(1);
   }, 60_000);
 
