@@ -2,21 +2,12 @@
 // Each entry names its unit, its default and what is allowed; a bad value
 // stops the process with a ConfigError naming the variable and the rule.
 // README.md's configuration table is checked against this list by a test.
-import { checkKafkaSecurity, kafkaSecurityWarnings, saslMechanisms } from "./kafka-security.ts";
-import {
-  brokerList,
-  ConfigError,
-  choice,
-  fileText,
-  flag,
-  integer,
-  optionalText,
-  postgresUrl,
-  secret,
-  text,
-} from "./setting-types.ts";
+import { brokerList, ConfigError, integer, postgresUrl, text } from "./setting-types.ts";
 
 export { ConfigError };
+
+import { checkKafkaSecurity, kafkaSecurityWarnings, saslMechanisms } from "./kafka-security.ts";
+import { choice, fileText, flag, optionalText, secret } from "./security-setting-types.ts";
 
 const topicName = /^[A-Za-z0-9._-]{1,249}$/;
 const topicRule = "must be 1 to 249 characters of letters, digits, '.', '_' or '-'";
