@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ensureBroker, type LocalBroker } from "../scripts/broker.ts";
 import { deleteGroups, deleteTopics, namesWithPrefix } from "../src/kafka/admin.ts";
 import type { KafkaConnection } from "../src/kafka/client.ts";
+import { kafkaConnection } from "../src/kafka/connection.ts";
 import { ensureTopics, txlogTopics } from "../src/kafka/topics.ts";
 import { dropDatabase, ensureDatabase, openDatabase, type Sql, withDatabase } from "../src/postgres/connection.ts";
 import { migrate } from "../src/postgres/migrate.ts";
@@ -73,11 +74,7 @@ export async function openRun(options: Options): Promise<Run> {
   );
   const key = options.apiKey ? newApiKey("bench") : undefined;
   const { env, config } = runConfig(prefix, broker, databaseUrl, key?.key);
-  const connection: KafkaConnection = {
-    brokers: config.kafkaBrokers,
-    clientId: prefix,
-    timeoutMs: config.kafkaTimeoutMs,
-  };
+  const connection = kafkaConnection({ ...config, kafkaClientId: prefix });
   const { sql, postgresVersion } = await freshDatabase(options, databaseUrl);
   await freshTopics(options, connection, prefix, config);
   checkInterrupted();

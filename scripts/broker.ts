@@ -12,6 +12,15 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
 import { kafkaAnswers } from "../src/kafka/admin.ts";
+import {
+  type BrokerSecurity,
+  type ClientProtocol,
+  clientProtocol,
+  clientSecurity,
+  scramFormatArgs,
+  securityOfConfig,
+  securityProperties,
+} from "./broker-security.ts";
 
 const root = join(import.meta.dir, "..");
 const pomFile = join(root, "scripts", "kafka", "pom.xml");
@@ -41,6 +50,8 @@ export interface BrokerOptions {
   partitions?: number;
   /** Longest wait for the broker to answer after start, milliseconds. */
   startTimeoutMs?: number;
+  /** Clients must authenticate (SASL, and TLS when given); absent: a plaintext listener. */
+  security?: BrokerSecurity;
   log?: (line: string) => void;
 }
 
@@ -49,7 +60,12 @@ export interface BrokerOptions {
  * loopback address, starts one there and waits until it answers.
  */
 export async function ensureBroker(options: BrokerOptions): Promise<LocalBroker> {
-  const connection = { brokers: [options.broker], clientId: "txlog-broker-probe", timeoutMs: 2000 };
+  const connection = {
+    brokers: [options.broker],
+    clientId: "txlog-broker-probe",
+    timeoutMs: 2000,
+    ...(await clientSecurity(options.security)),
+  };
   if (await kafkaAnswers(connection)) {
     return { brokers: [options.broker], started: false, stop: async () => {} };
   }
@@ -140,6 +156,8 @@ export interface NodeSpec {
   dataDir: string;
   replication: Replication;
   partitions: number;
+  /** Authentication on the client listener; absent: plaintext. */
+  security?: BrokerSecurity;
 }
 
 /** Java heap sizes, as -Xms and -Xmx take them. */
@@ -157,26 +175,28 @@ export interface NodeFiles {
 }
 
 /** server.properties of a node; the topic defaults go to every role (in KRaft the controller applies them). */
-export function nodeProperties({ node, roles, voters, dataDir, replication, partitions }: NodeSpec): string {
+export function nodeProperties({ node, roles, voters, dataDir, replication, partitions, security }: NodeSpec): string {
+  const protocol = clientProtocol(security);
   return [
     `process.roles=${roles}`,
     `node.id=${node.id}`,
     `controller.quorum.voters=${voters.map((v) => `${v.id}@127.0.0.1:${v.controllerPort}`).join(",")}`,
-    ...listenerProperties(node, roles),
+    ...listenerProperties(node, roles, protocol),
     "controller.listener.names=CONTROLLER",
-    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    `listener.security.protocol.map=CONTROLLER:PLAINTEXT,${protocol}:${protocol}`,
+    ...(security === undefined ? [] : securityProperties(security)),
     `log.dirs=${join(dataDir, "data")}`,
     ...topicDefaults(replication, partitions),
     "",
   ].join("\n");
 }
 
-function listenerProperties(node: NodeAddress, roles: NodeRoles): string[] {
-  const client = `PLAINTEXT://${node.host}:${node.port}`;
+function listenerProperties(node: NodeAddress, roles: NodeRoles, protocol: ClientProtocol): string[] {
+  const client = `${protocol}://${node.host}:${node.port}`;
   const controller = `CONTROLLER://127.0.0.1:${node.controllerPort}`;
   if (roles === "controller") return [`listeners=${controller}`];
   const listeners = roles === "broker" ? client : `${client},${controller}`;
-  return [`listeners=${listeners}`, `advertised.listeners=${client}`, "inter.broker.listener.name=PLAINTEXT"];
+  return [`listeners=${listeners}`, `advertised.listeners=${client}`, `inter.broker.listener.name=${protocol}`];
 }
 
 function topicDefaults({ factor, minInsync }: Replication, partitions: number): string[] {
@@ -233,10 +253,24 @@ function javaCommand(libs: string, files: NodeFiles, main: string[], jvm: string
 }
 
 /** Formats the node's storage for `clusterId`, once: a formatted dir is left alone. */
-export async function formatStorage(libs: string, dataDir: string, files: NodeFiles, clusterId: string): Promise<void> {
+export async function formatStorage(
+  libs: string,
+  dataDir: string,
+  files: NodeFiles,
+  clusterId: string,
+  security?: BrokerSecurity,
+): Promise<void> {
   if (existsSync(join(dataDir, "data", "meta.properties"))) return;
   const format = spawn(
-    javaCommand(libs, files, ["kafka.tools.StorageTool", "format", "-t", clusterId, "-c", files.configFile]),
+    javaCommand(libs, files, [
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      clusterId,
+      "-c",
+      files.configFile,
+      ...scramFormatArgs(security),
+    ]),
     { stdout: "pipe", stderr: "pipe" },
   );
   const [out, err, code] = await Promise.all([
@@ -270,8 +304,14 @@ export async function waitUntilAnswers(
   java: Subprocess,
   files: NodeFiles,
   timeoutMs: number,
+  security?: BrokerSecurity,
 ): Promise<void> {
-  const connection = { brokers: [broker], clientId: "txlog-broker-probe", timeoutMs: 2000 };
+  const connection = {
+    brokers: [broker],
+    clientId: "txlog-broker-probe",
+    timeoutMs: 2000,
+    ...(await clientSecurity(security)),
+  };
   const deadline = Date.now() + timeoutMs;
   while (!(await kafkaAnswers(connection))) {
     if (java.exitCode !== null) {
@@ -309,14 +349,15 @@ async function startBroker(options: BrokerOptions & { host: string; port: number
     dataDir,
     replication: { factor: 1, minInsync: 1 },
     partitions: options.partitions ?? 3,
+    security: options.security,
   });
-  await formatStorage(libs, dataDir, files, newClusterId());
+  await formatStorage(libs, dataDir, files, newClusterId(), options.security);
   const java = spawnKafka(libs, files, { initial: "256m", max: "1g" });
   // If this process dies without stop(), the broker must not outlive it.
   const killOnExit = () => java.kill("SIGTERM");
   process.on("exit", killOnExit);
   const broker = `${options.host}:${options.port}`;
-  await waitUntilAnswers(broker, java, files, options.startTimeoutMs ?? 60_000);
+  await waitUntilAnswers(broker, java, files, options.startTimeoutMs ?? 60_000, options.security);
 
   let stopped = false;
   return {
@@ -348,18 +389,32 @@ async function controllerPort(options: { dataDir: string; port: number }): Promi
 /** Defaults of `bun run broker --nodes N` when KAFKA_BROKERS does not name N local addresses. */
 const clusterBasePort = 9192;
 
-/** `bun run broker [--nodes N]`: runs until Ctrl-C. */
+/** `bun run broker [--nodes N | --sasl]`: runs until Ctrl-C. */
 async function main(): Promise<void> {
   const { parseArgs } = await import("node:util");
   const { loadConfigOrExit } = await import("../src/runtime/config.ts");
-  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { nodes: { type: "string", default: "1" } } });
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: { nodes: { type: "string", default: "1" }, sasl: { type: "boolean", default: false } },
+  });
   const nodes = Number(values.nodes);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 9) {
     console.error(`--nodes must be an integer from 1 to 9 (got ${values.nodes})`);
     process.exit(2);
   }
   const config = loadConfigOrExit();
-  const stop = nodes === 1 ? await mainBroker(config) : await mainCluster(config.kafkaBrokers, nodes, config);
+  if (values.sasl && nodes !== 1) {
+    console.error("--sasl starts one broker; leave out --nodes");
+    process.exit(2);
+  }
+  let security: BrokerSecurity | undefined;
+  try {
+    security = values.sasl ? securityOfConfig(config) : undefined;
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  const stop = nodes === 1 ? await mainBroker(config, security) : await mainCluster(config.kafkaBrokers, nodes, config);
   const shutdown = async () => {
     await stop();
     process.exit(0);
@@ -368,11 +423,15 @@ async function main(): Promise<void> {
   process.on("SIGTERM", shutdown);
 }
 
-async function mainBroker(config: { kafkaBrokers: string[]; topicPartitions: number }): Promise<() => Promise<void>> {
+async function mainBroker(
+  config: { kafkaBrokers: string[]; topicPartitions: number },
+  security: BrokerSecurity | undefined,
+): Promise<() => Promise<void>> {
   const broker = await ensureBroker({
     broker: config.kafkaBrokers[0] as string,
-    dataDir: join(root, ".txlog", "kafka"),
+    dataDir: join(root, ".txlog", security === undefined ? "kafka" : "kafka-sasl"),
     partitions: config.topicPartitions,
+    security,
   });
   if (!broker.started) {
     console.log(`a Kafka broker already answers at ${broker.brokers.join(",")}`);

@@ -7,7 +7,8 @@ import { ApiMetrics } from "./api/metrics.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
 import { kafkaAnswers } from "./kafka/admin.ts";
-import { createProducer, type KafkaConnection, produce, produceRecordBytesMax } from "./kafka/client.ts";
+import { createProducer, produce, produceRecordBytesMax } from "./kafka/client.ts";
+import { kafkaConnection } from "./kafka/connection.ts";
 import { ensureTopics, txlogTopics } from "./kafka/topics.ts";
 import { ensureDatabase, openDatabase } from "./postgres/connection.ts";
 import { migrate } from "./postgres/migrate.ts";
@@ -45,11 +46,7 @@ async function waitForRequests(server: { pendingRequests: number } | null, timeo
 
 export async function startApi(config: Config): Promise<RunningApi> {
   const keyring = await loadKeyring(config);
-  const connection: KafkaConnection = {
-    brokers: config.kafkaBrokers,
-    clientId: `${config.kafkaClientId}-api`,
-    timeoutMs: config.kafkaTimeoutMs,
-  };
+  const connection = kafkaConnection(config, "api");
   await ensureDatabase(config.databaseUrl);
   const sql = openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax });
   await migrate(sql);

@@ -13,7 +13,8 @@ import { parseArgs } from "node:util";
 import { listDeadLetters } from "./dlq/list.ts";
 import { type ReplayItem, replayDeadLetters } from "./dlq/replay.ts";
 import { dlqText, replayText } from "./dlq/report.ts";
-import { createProducer, type KafkaConnection } from "./kafka/client.ts";
+import { createProducer } from "./kafka/client.ts";
+import { kafkaConnection } from "./kafka/connection.ts";
 import { openDatabase } from "./postgres/connection.ts";
 import type { DeadLetterFilter } from "./postgres/dlq-replays.ts";
 import { migrate } from "./postgres/migrate.ts";
@@ -103,11 +104,7 @@ function parseWith(args: string[]) {
 
 /** Runs the command; returns the report for stdout. */
 export async function runDlq(config: Config, command: DlqCommand): Promise<{ text: string; items?: ReplayItem[] }> {
-  const connection: KafkaConnection = {
-    brokers: config.kafkaBrokers,
-    clientId: `${config.kafkaClientId}-dlq`,
-    timeoutMs: config.kafkaTimeoutMs,
-  };
+  const connection = kafkaConnection(config, "dlq");
   const sql = openDatabase(config.databaseUrl, { poolMax: 1 });
   const common = {
     sql,

@@ -4,7 +4,7 @@
 // messages, stored, rejected, duplicates absorbed, foreign messages and gaps,
 // with partition/offset/id of the first gaps. Exit 0 only with no gap.
 import { parseArgs } from "node:util";
-import type { KafkaConnection } from "./kafka/client.ts";
+import { kafkaConnection } from "./kafka/connection.ts";
 import { readLog } from "./kafka/log-reader.ts";
 import { databaseName, openDatabase } from "./postgres/connection.ts";
 import { type LoggedMessage, type Reconciliation, reconcileLog } from "./postgres/reconcile.ts";
@@ -27,11 +27,7 @@ export interface ReconcileResult extends Reconciliation {
 }
 
 export async function reconcile(config: Config): Promise<ReconcileResult> {
-  const connection: KafkaConnection = {
-    brokers: config.kafkaBrokers,
-    clientId: `${config.kafkaClientId}-reconcile`,
-    timeoutMs: config.kafkaTimeoutMs,
-  };
+  const connection = kafkaConnection(config, "reconcile");
   // The database first: a wrong one fails now, not after reading the whole log.
   const sql = openDatabase(config.databaseUrl, { poolMax: 1 });
   try {

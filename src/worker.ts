@@ -13,7 +13,8 @@
 // The stages live in src/pipeline/: consumer sessions (a new consumer after a
 // broker outage), the consume loop and the batch writer. Tests call
 // startWorker() in-process.
-import { createProducer, type KafkaConnection, produceRecordBytesMax } from "./kafka/client.ts";
+import { createProducer, produceRecordBytesMax } from "./kafka/client.ts";
+import { kafkaConnection } from "./kafka/connection.ts";
 import { batchWriter, newWriteStats, type WriteStats } from "./pipeline/batch-writer.ts";
 import { newConsumeStats } from "./pipeline/consume-loop.ts";
 import { runConsumerSessions, type SessionStats } from "./pipeline/consumer-sessions.ts";
@@ -54,11 +55,7 @@ export interface WorkerHandle {
  */
 export async function startWorker(config: Config, options: WorkerOptions = {}): Promise<WorkerHandle> {
   const log = options.log ?? roleLogger("worker");
-  const connection: KafkaConnection = {
-    brokers: config.kafkaBrokers,
-    clientId: config.kafkaClientId,
-    timeoutMs: config.kafkaTimeoutMs,
-  };
+  const connection = kafkaConnection(config);
   await ensureDatabase(config.databaseUrl);
   // One connection per batch write in flight.
   const sql = openDatabase(config.databaseUrl, { poolMax: config.writesInFlightMax });

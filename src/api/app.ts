@@ -1,6 +1,7 @@
 // The HTTP edge: small route plugins composed into one app, the API's docs
 // (src/api/swagger.ts), and one error shape for all.
 import { Elysia } from "elysia";
+import { kafkaConnection } from "../kafka/connection.ts";
 import type { Sql } from "../postgres/connection.ts";
 import { ApiKeyring } from "../runtime/api-keys.ts";
 import type { Config } from "../runtime/config.ts";
@@ -44,11 +45,7 @@ export interface ApiDeps {
 export function createDashboard(config: Config, sql: Sql): Dashboard {
   return new Dashboard({
     sql,
-    connection: {
-      brokers: config.kafkaBrokers,
-      clientId: `${config.kafkaClientId}-dashboard`,
-      timeoutMs: config.kafkaTimeoutMs,
-    },
+    connection: kafkaConnection(config, "dashboard"),
     topic: config.topic,
     groupId: config.groupId,
     chartSeconds: config.dashboardChartSeconds,

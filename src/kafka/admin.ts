@@ -4,7 +4,8 @@
 // happens; the read* functions take a client the caller keeps open.
 import { Admin } from "@platformatic/kafka";
 import { withTimeout } from "../runtime/timeout.ts";
-import { type KafkaConnection, requestRetriesMax } from "./client.ts";
+import { explainAccessFailure } from "./access-errors.ts";
+import { clientOptions, type KafkaConnection, requestRetriesMax } from "./client.ts";
 
 /** Runs `use` with an admin client of its own, closed afterwards. */
 export async function withAdmin<T>(
@@ -12,14 +13,11 @@ export async function withAdmin<T>(
   use: (client: Admin) => Promise<T>,
   retries: number | boolean = requestRetriesMax,
 ): Promise<T> {
-  const client = new Admin({
-    clientId: `${connection.clientId}-admin`,
-    bootstrapBrokers: connection.brokers,
-    timeout: connection.timeoutMs,
-    retries,
-  });
+  const client = new Admin({ ...clientOptions({ ...connection, clientId: `${connection.clientId}-admin` }), retries });
   try {
     return await use(client);
+  } catch (error) {
+    throw explainAccessFailure(error, connection);
   } finally {
     await client.close().catch(() => {});
   }
@@ -118,10 +116,5 @@ export async function readEndOffsets(client: Admin, topic: string): Promise<Map<
 
 /** An admin client kept open by its caller (closed with `close()`), for reads repeated often. */
 export function openAdmin(connection: KafkaConnection): Admin {
-  return new Admin({
-    clientId: `${connection.clientId}-admin`,
-    bootstrapBrokers: connection.brokers,
-    timeout: connection.timeoutMs,
-    retries: false,
-  });
+  return new Admin({ ...clientOptions({ ...connection, clientId: `${connection.clientId}-admin` }), retries: false });
 }

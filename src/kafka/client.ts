@@ -13,6 +13,8 @@ import {
   stringDeserializer,
   stringSerializer,
 } from "@platformatic/kafka";
+import type { SaslMechanism } from "../runtime/kafka-security.ts";
+import type { Secret } from "../runtime/secret.ts";
 import { keyPartition } from "./partitioner.ts";
 
 // Keys and values stay raw bytes (txlog encodes them itself); header names and
@@ -32,6 +34,47 @@ export interface KafkaConnection {
   clientId: string;
   /** Per-request timeout, milliseconds. */
   timeoutMs: number;
+  /** SASL credentials; absent: none sent. */
+  sasl?: KafkaSasl;
+  /** TLS to the brokers; absent: plaintext. */
+  tls?: KafkaTls;
+}
+
+export interface KafkaSasl {
+  mechanism: SaslMechanism;
+  username: string;
+  password: Secret;
+}
+
+export interface KafkaTls {
+  /** PEM CAs to trust instead of the system's. */
+  ca?: string;
+  /** PEM client certificate and its key, for mutual TLS. */
+  cert?: string;
+  key?: Secret;
+  /** Name for SNI and the certificate check instead of each broker's host. */
+  serverName?: string;
+}
+
+/**
+ * The options every client of the library is built with, from one
+ * connection: producer, consumer and admin alike, so none can miss the
+ * credentials. The password stays a Secret until the client authenticates.
+ */
+export function clientOptions(connection: KafkaConnection) {
+  const { sasl, tls } = connection;
+  return {
+    clientId: connection.clientId,
+    bootstrapBrokers: connection.brokers,
+    timeout: connection.timeoutMs,
+    ...(sasl && {
+      sasl: { mechanism: sasl.mechanism, username: sasl.username, password: () => sasl.password.reveal() },
+    }),
+    ...(tls && {
+      tls: { ca: tls.ca, cert: tls.cert, key: tls.key?.reveal() },
+      ...(tls.serverName !== undefined && { tlsServerName: tls.serverName }),
+    }),
+  };
 }
 
 /** One message to produce; key and value are already encoded. */
@@ -48,9 +91,7 @@ export interface OutgoingMessage {
  */
 export function createProducer(connection: KafkaConnection): KafkaProducer {
   return new Producer({
-    clientId: connection.clientId,
-    bootstrapBrokers: connection.brokers,
-    timeout: connection.timeoutMs,
+    ...clientOptions(connection),
     idempotent: true,
     acks: ProduceAcks.ALL,
     serializers: { headerKey: stringSerializer, headerValue: stringSerializer },
@@ -141,9 +182,7 @@ export interface ConsumerOptions {
 
 export function createConsumer(connection: KafkaConnection, options: ConsumerOptions): KafkaConsumer {
   return new Consumer({
-    clientId: connection.clientId,
-    bootstrapBrokers: connection.brokers,
-    timeout: connection.timeoutMs,
+    ...clientOptions(connection),
     groupId: options.groupId,
     deserializers: { headerKey: stringDeserializer, headerValue: stringDeserializer },
     // 1 MiB per fetch: with a deep backlog, larger fetches only kept more

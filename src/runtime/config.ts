@@ -8,6 +8,9 @@ import { brokerList, ConfigError, flag, integer, onOff, postgresUrl, text } from
 
 export { ConfigError };
 
+import { checkKafkaSecurity, kafkaSecurityWarnings, saslMechanisms } from "./kafka-security.ts";
+import { choice, fileText, optionalText, secret } from "./security-setting-types.ts";
+
 const topicName = /^[A-Za-z0-9._-]{1,249}$/;
 const topicRule = "must be 1 to 249 characters of letters, digits, '.', '_' or '-'";
 
@@ -89,6 +92,40 @@ export const settings = {
     "consumer group of the workers",
   ),
   kafkaTimeoutMs: integer("KAFKA_TIMEOUT_MS", 5000, 100, 600000, "Kafka request timeout, milliseconds"),
+  // Kafka security: every client (API, worker, reconcile, bench, tests) gets
+  // these through kafkaConnection() in src/kafka/connection.ts.
+  kafkaSaslMechanism: choice(
+    "KAFKA_SASL_MECHANISM",
+    "none",
+    ["none", ...saslMechanisms],
+    "SASL authentication to Kafka: `none`, `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`; with any but `none`, `KAFKA_SASL_USERNAME` and a password are required",
+  ),
+  kafkaSaslUsername: optionalText(
+    "KAFKA_SASL_USERNAME",
+    /^[ -~]{1,255}$/,
+    "must be 1 to 255 printable ASCII characters",
+    "SASL user name (on Confluent Cloud, the API key)",
+  ),
+  kafkaSaslPassword: secret("KAFKA_SASL_PASSWORD", "SASL password; never printed"),
+  kafkaSaslPasswordFile: fileText(
+    "KAFKA_SASL_PASSWORD_FILE",
+    "file holding the SASL password instead (a mounted secret), read at start; one final newline is dropped",
+    true,
+  ),
+  kafkaTls: flag(
+    "KAFKA_TLS",
+    false,
+    "TLS to the brokers (SASL_SSL or SSL listeners), checked against the system's CAs",
+  ),
+  kafkaTlsCaFile: fileText("KAFKA_TLS_CA_FILE", "PEM file of the CAs to trust instead of the system's (a private CA)"),
+  kafkaTlsCertFile: fileText("KAFKA_TLS_CERT_FILE", "PEM client certificate for mutual TLS; with `KAFKA_TLS_KEY_FILE`"),
+  kafkaTlsKeyFile: fileText("KAFKA_TLS_KEY_FILE", "PEM private key of `KAFKA_TLS_CERT_FILE`; never printed", true),
+  kafkaTlsServername: optionalText(
+    "KAFKA_TLS_SERVERNAME",
+    /^[A-Za-z0-9.-]{1,253}$/,
+    "must be a DNS name",
+    "name to send (SNI) and to check the brokers' certificates against instead of each broker's host",
+  ),
   // 5 ms, as Kafka's own producer since 4.0 (KIP-1030) and librdkafka since
   // 1.5: long enough for one request to carry a whole round of closed-loop
   // clients instead of two alternating halves (README, performance).
@@ -323,6 +360,7 @@ function checkAcrossSettings(config: Config): void {
       String(config.minInsyncReplicas),
     );
   }
+  checkKafkaSecurity(config);
 }
 
 /**
@@ -340,6 +378,7 @@ export function configWarnings(config: Config): string[] {
       `${settings.minInsyncReplicas.variable}=${settings.replicationFactor.variable}=${config.replicationFactor}: with one broker down, no transaction can be accepted (503); ${config.replicationFactor - 1} keeps accepting`,
     );
   }
+  warnings.push(...kafkaSecurityWarnings(config));
   return warnings;
 }
 

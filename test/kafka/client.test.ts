@@ -8,11 +8,12 @@ import {
   type KafkaMessage,
   produce,
 } from "../../src/kafka/client.ts";
+import { kafkaConnection } from "../../src/kafka/connection.ts";
 import { ensureTopics } from "../../src/kafka/topics.ts";
 import { loadConfig } from "../../src/runtime/config.ts";
 
 const config = loadConfig();
-const connection = { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: config.kafkaTimeoutMs };
+const connection = kafkaConnection(config);
 const topic = `${config.topic}.roundtrip`;
 const producer = createProducer(connection);
 afterAll(() => producer.close());

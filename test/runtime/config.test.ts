@@ -144,7 +144,7 @@ test("README.md documents every setting with its default", async () => {
   for (const setting of Object.values(settings)) {
     const row = readme.split("\n").find((line) => line.startsWith(`| \`${setting.variable}\``));
     expect(row, `README row for ${setting.variable}`).toBeDefined();
-    expect(row).toContain(`\`${setting.defaultValue}\``);
+    expect(row).toContain(setting.defaultValue === "" ? "| (unset) |" : `\`${setting.defaultValue}\``);
   }
 });
 

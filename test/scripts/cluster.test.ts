@@ -19,6 +19,7 @@ import { type ClusterNode, type LocalCluster, startCluster } from "../../scripts
 import { type RunningApi, startApi } from "../../src/api.ts";
 import { liveBrokerIds, withAdmin } from "../../src/kafka/admin.ts";
 import { consume, createConsumer, createProducer, type KafkaConnection, produce } from "../../src/kafka/client.ts";
+import { kafkaConnection } from "../../src/kafka/connection.ts";
 import { keyPartition } from "../../src/kafka/partitioner.ts";
 import { ensureTopics } from "../../src/kafka/topics.ts";
 import type { Config } from "../../src/runtime/config.ts";
@@ -68,7 +69,7 @@ beforeAll(async () => {
     replicationFactor: 3,
     minInsyncReplicas: 2,
   });
-  connection = { brokers: cluster.brokers, clientId: config.kafkaClientId, timeoutMs: config.kafkaTimeoutMs };
+  connection = kafkaConnection(config);
 }, 180_000);
 
 afterAll(async () => {

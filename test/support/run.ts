@@ -1,6 +1,7 @@
 // Helpers for tests: names and databases of this test run (see test/setup.ts).
 
 import type { KafkaConnection } from "../../src/kafka/client.ts";
+import { kafkaConnection as connectionOf } from "../../src/kafka/connection.ts";
 import { dropDatabase, ensureDatabase, openDatabase, type Sql, withDatabase } from "../../src/postgres/connection.ts";
 import { migrate } from "../../src/postgres/migrate.ts";
 import { type Config, loadConfig } from "../../src/runtime/config.ts";
@@ -13,7 +14,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 }
 
 export function kafkaConnection(config: Config = testConfig()): KafkaConnection {
-  return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, timeoutMs: config.kafkaTimeoutMs };
+  return connectionOf(config);
 }
 
 /**
