@@ -4,11 +4,16 @@
 import { createApp } from "./api/app.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
-import { kafkaAnswers } from "./kafka/admin.ts";
-import { createProducer, type KafkaConnection, produce, produceRecordBytesMax } from "./kafka/client.ts";
+import {
+  createProducer,
+  type KafkaConnection,
+  produce,
+  produceRecordBytesMax,
+  producerAnswers,
+} from "./kafka/client.ts";
 import { ensureTopics, txlogTopics } from "./kafka/topics.ts";
-import { ensureDatabase, openDatabase } from "./postgres/connection.ts";
-import { migrate } from "./postgres/migrate.ts";
+import { openDatabase } from "./postgres/connection.ts";
+import { openProcessDatabase, processDatabaseUrl } from "./postgres/process-database.ts";
 import type { Config } from "./runtime/config.ts";
 import { type Running, runProcess } from "./runtime/lifecycle.ts";
 import { produceSummaryLine } from "./runtime/log-lines.ts";
@@ -44,9 +49,13 @@ export async function startApi(config: Config): Promise<RunningApi> {
     clientId: `${config.kafkaClientId}-api`,
     timeoutMs: config.kafkaTimeoutMs,
   };
-  await ensureDatabase(config.databaseUrl);
-  const sql = openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax });
-  await migrate(sql);
+  // Every statement of the API is a read, so each is bounded by READ_STATEMENT_TIMEOUT_MS.
+  const statementTimeoutMs = config.readStatementTimeoutMs;
+  const warn = (line: string) => console.warn(`API: warning: ${line}`);
+  // Lookups on the write path (Idempotency-Key, a transaction's status) and /ready.
+  const sql = await openProcessDatabase(config, "api", { poolMax: config.databasePoolMax, statementTimeoutMs }, warn);
+  // Reports wait for one of these few instead of taking the lookups' connections.
+  const reads = openDatabase(processDatabaseUrl(config, "api"), { poolMax: config.databaseReadPoolMax, statementTimeoutMs });
   await ensureTopics(connection, txlogTopics(config));
   const producer = createProducer(connection);
   const batcher = new ProduceBatcher({
@@ -62,9 +71,11 @@ export async function startApi(config: Config): Promise<RunningApi> {
   const app = createApp({
     config,
     sql,
+    reads,
     batcher,
     shutdown,
-    kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
+    // The producer's own connection: a probe opens nothing new.
+    kafkaAnswers: () => producerAnswers(producer, healthCheckTimeoutMs),
   }).listen({ hostname: config.host, port: config.port, maxRequestBodySize: serverBodyBytesMax });
   const server = app.server;
   const port = server?.port ?? config.port;
@@ -84,7 +95,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     const answerMsMean = batcher.requestsAnswered === 0 ? 0 : batcher.answerMsTotal / batcher.requestsAnswered;
     console.log(produceSummaryLine({ requests: batcher.requestsSent, messages: batcher.messagesSent, answerMsMean }));
     await producer.close();
-    await sql.end();
+    await Promise.all([sql.end(), reads.end()]);
     stopped.resolve();
   }
   return {

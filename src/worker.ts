@@ -19,8 +19,8 @@ import { newConsumeStats } from "./pipeline/consume-loop.ts";
 import { runConsumerSessions, type SessionStats } from "./pipeline/consumer-sessions.ts";
 import { startStatusServer } from "./pipeline/status-server.ts";
 import { WorkerStatus, type WorkerStatusSnapshot } from "./pipeline/worker-status.ts";
-import { databaseName, ensureDatabase, openDatabase } from "./postgres/connection.ts";
-import { migrate } from "./postgres/migrate.ts";
+import { databaseName } from "./postgres/connection.ts";
+import { openProcessDatabase } from "./postgres/process-database.ts";
 import type { Config } from "./runtime/config.ts";
 import { errorText } from "./runtime/error-text.ts";
 import { runProcess } from "./runtime/lifecycle.ts";
@@ -57,15 +57,8 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     clientId: config.kafkaClientId,
     timeoutMs: config.kafkaTimeoutMs,
   };
-  await ensureDatabase(config.databaseUrl);
-  // One connection per batch write in flight.
-  const sql = openDatabase(config.databaseUrl, { poolMax: config.writesInFlightMax });
-  try {
-    await migrate(sql);
-  } catch (error) {
-    await sql.end();
-    throw error;
-  }
+  // One connection per batch write in flight, as DATABASE_WORKER_URL's role.
+  const sql = await openProcessDatabase(config, "worker", { poolMax: config.writesInFlightMax }, log);
   // For dead letters; it connects on its first send and reconnects by itself.
   const producer = createProducer(connection);
   const status = new WorkerStatus(log);

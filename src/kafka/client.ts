@@ -13,6 +13,7 @@ import {
   stringDeserializer,
   stringSerializer,
 } from "@platformatic/kafka";
+import { withTimeout } from "../runtime/timeout.ts";
 import { keyPartition } from "./partitioner.ts";
 
 // Keys and values stay raw bytes (txlog encodes them itself); header names and
@@ -57,6 +58,18 @@ export function createProducer(connection: KafkaConnection): KafkaProducer {
     partitioner: (_message, key) => keyPartition(key),
     retries: requestRetriesMax,
   });
+}
+
+/**
+ * True when a broker answers a metadata request on the producer's own
+ * connections within `timeoutMs` (forced: cached metadata would say yes for
+ * a broker that is gone).
+ */
+export async function producerAnswers(producer: KafkaProducer, timeoutMs: number): Promise<boolean> {
+  return withTimeout(producer.metadata({ topics: [], forceUpdate: true }), timeoutMs, "metadata").then(
+    () => true,
+    () => false,
+  );
 }
 
 export function produce(producer: KafkaProducer, messages: OutgoingMessage[]): Promise<ProduceResult> {
