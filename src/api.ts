@@ -55,7 +55,10 @@ export async function startApi(config: Config): Promise<RunningApi> {
   // Lookups on the write path (Idempotency-Key, a transaction's status) and /ready.
   const sql = await openProcessDatabase(config, "api", { poolMax: config.databasePoolMax, statementTimeoutMs }, warn);
   // Reports wait for one of these few instead of taking the lookups' connections.
-  const reads = openDatabase(processDatabaseUrl(config, "api"), { poolMax: config.databaseReadPoolMax, statementTimeoutMs });
+  const reads = openDatabase(processDatabaseUrl(config, "api"), {
+    poolMax: config.databaseReadPoolMax,
+    statementTimeoutMs,
+  });
   await ensureTopics(connection, txlogTopics(config));
   const producer = createProducer(connection);
   const batcher = new ProduceBatcher({

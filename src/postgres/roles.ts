@@ -133,7 +133,9 @@ async function checkRoles(sql: Sql, roles: Roles): Promise<void> {
       throw new RolesError(`the ${which} role ${JSON.stringify(role.name)}: must be 1 to 63 of a-z, 0-9, '_'`);
     }
     if (role.name === owner) {
-      throw new RolesError(`the ${which} role may not be the owner ${JSON.stringify(owner)}, who connects as DATABASE_URL`);
+      throw new RolesError(
+        `the ${which} role may not be the owner ${JSON.stringify(owner)}, who connects as DATABASE_URL`,
+      );
     }
   }
   if (roles.api.name === roles.worker.name) throw new RolesError("the API and the worker need two different roles");

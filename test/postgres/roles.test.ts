@@ -63,7 +63,11 @@ test("the worker's write path works as its role: direct COPY, staging after a re
   expect(await writeBatch(worker, rows)).toMatchObject({ inserted: 2, path: "direct" });
   // The same batch again fails the direct COPY on the primary key and goes
   // through CREATE TEMP TABLE and INSERT … ON CONFLICT DO NOTHING.
-  expect(await writeBatch(worker, [...rows, consumed()])).toMatchObject({ inserted: 1, duplicates: 2, path: "staging" });
+  expect(await writeBatch(worker, [...rows, consumed()])).toMatchObject({
+    inserted: 1,
+    duplicates: 2,
+    path: "staging",
+  });
   await worker.begin((tx) =>
     insertRejections(tx, [
       {
@@ -89,8 +93,10 @@ test("the API's role may only SELECT", async () => {
   for (const table of ["transactions", "rejections", "transaction_summary", "schema_migrations", "retention_audit"]) {
     expect(await sqlstate(api`SELECT 1 FROM ${api(table)} LIMIT 1`)).toBeUndefined();
   }
-  expect(await sqlstate(api`INSERT INTO rejections (kafka_partition, kafka_offset, transaction_id, reason, message)
-    VALUES (9, 9, ${id}, 'invalid_message', 'x')`)).toBe("42501");
+  expect(
+    await sqlstate(api`INSERT INTO rejections (kafka_partition, kafka_offset, transaction_id, reason, message)
+    VALUES (9, 9, ${id}, 'invalid_message', 'x')`),
+  ).toBe("42501");
   expect(await sqlstate(api`UPDATE transactions SET step = 2`)).toBe("42501");
   expect(await sqlstate(api`DELETE FROM transactions`)).toBe("42501");
   expect(await sqlstate(api`UPDATE transaction_summary SET count = 0`)).toBe("42501");
@@ -115,7 +121,9 @@ test("a user who may not create roles is told what to do, and nothing is created
   // The API's role connects as the "owner" here: no CREATEROLE.
   const error = await ensureRoles(api, { api: { name: outsider }, worker: roles.worker }).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(RolesError);
-  expect((error as Error).message).toContain(`role "${outsider}" does not exist and the connecting user may not create roles`);
+  expect((error as Error).message).toContain(
+    `role "${outsider}" does not exist and the connecting user may not create roles`,
+  );
   expect((error as Error).message).toContain("README.md (Database roles)");
   const [found] = await db.sql`SELECT 1 FROM pg_roles WHERE rolname = ${outsider}`;
   expect(found).toBeUndefined();
