@@ -42,10 +42,18 @@ afterAll(async () => {
 let offset = 0n;
 const consumed = (overrides = {}) => ({ transaction: sampleTransaction(overrides), partition: 0, offset: offset++ });
 
+/**
+ * "42501 permission denied" when PostgreSQL refused for want of a right; the
+ * append-only guard raises 42501 too, with its own message, so the message
+ * tells which of the two refused.
+ */
 async function sqlstate(query: Promise<unknown>): Promise<string | undefined> {
   return query.then(
     () => undefined,
-    (error: { code?: string }) => error.code,
+    (error: { code?: string; message?: string }) =>
+      error.code === "42501" && /^(permission denied|must be owner)/.test(error.message ?? "")
+        ? "42501"
+        : `${error.code} ${error.message}`,
   );
 }
 
