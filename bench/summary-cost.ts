@@ -1,10 +1,10 @@
 // What the summary trigger (sql/005_transaction_summary.sql) costs the write
 // path, and what it saves GET /reports/summary: COPY of N generated PaySim
 // rows in the worker's batch size, one transaction per batch, into a scratch
-// database, with the trigger and without, alternated; then the old full-scan
-// summary against the aggregate's read at N rows.
+// database, batches alternately with the trigger and without; then the old
+// full-scan summary against the aggregate's read at N rows.
 //
-//   bun bench/summary-cost.ts [--rows 1000000] [--batch 5000] [--pairs 2]
+//   bun bench/summary-cost.ts [--rows 1000000] [--batch 5000] [--passes 2]
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
@@ -20,12 +20,12 @@ const { values } = parseArgs({
   options: {
     rows: { type: "string", default: "1000000" },
     batch: { type: "string", default: "5000" },
-    pairs: { type: "string", default: "2" },
+    passes: { type: "string", default: "2" },
   },
 });
 const rows = Number(values.rows);
 const batchRows = Number(values.batch);
-const pairs = Number(values.pairs);
+const passes = Number(values.passes);
 
 /** The batches' COPY text, encoded before any timing. */
 function encodeBatches(): string[] {
@@ -61,20 +61,33 @@ async function empty(sql: Sql): Promise<void> {
   await sql`VACUUM ANALYZE transactions`;
 }
 
-/** Seconds to COPY every batch, each in its own transaction, as the worker does. */
-async function copyAll(sql: Sql, batches: string[], trigger: boolean): Promise<number> {
-  await empty(sql);
-  await (trigger
-    ? sql`ALTER TABLE transactions ENABLE ALWAYS TRIGGER txlog_summary_add`
-    : sql`ALTER TABLE transactions DISABLE TRIGGER txlog_summary_add`);
+/** One batch in its own transaction, as the worker writes it; seconds. */
+async function copyBatch(sql: Sql, batch: string): Promise<number> {
   const started = performance.now();
-  for (const batch of batches) {
-    await sql.begin(async (tx) => {
-      const copy = await tx`COPY transactions (${tx(copyColumns)}) FROM STDIN`.writable();
-      await pipeline(Readable.from([batch]), copy);
-    });
-  }
+  await sql.begin(async (tx) => {
+    const copy = await tx`COPY transactions (${tx(copyColumns)}) FROM STDIN`.writable();
+    await pipeline(Readable.from([batch]), copy);
+  });
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * Every batch once, the trigger on for one and off for the next (the pair's
+ * order alternating), so both halves see the same table size and the same
+ * load of a shared machine. Seconds with the trigger and without.
+ */
+async function copyInterleaved(sql: Sql, batches: string[]): Promise<{ with: number; without: number }> {
+  await empty(sql);
+  const took = { with: 0, without: 0 };
+  for (let i = 0; i < batches.length; i++) {
+    const trigger = (i + Math.floor(i / 2)) % 2 === 0;
+    await (trigger
+      ? sql`ALTER TABLE transactions ENABLE ALWAYS TRIGGER txlog_summary_add`
+      : sql`ALTER TABLE transactions DISABLE TRIGGER txlog_summary_add`);
+    took[trigger ? "with" : "without"] += await copyBatch(sql, batches[i] as string);
+  }
+  await sql`ALTER TABLE transactions ENABLE ALWAYS TRIGGER txlog_summary_add`;
+  return took;
 }
 
 async function medianMs(times: number, run: () => Promise<unknown>): Promise<number> {
@@ -94,13 +107,11 @@ const sql = openDatabase(url, { poolMax: 1 });
 try {
   await migrate(sql);
   const batches = encodeBatches();
-  const withTrigger: number[] = [];
-  const without: number[] = [];
-  for (let pair = 0; pair < pairs; pair++) {
-    without.push(await copyAll(sql, batches, false));
-    withTrigger.push(await copyAll(sql, batches, true));
-  }
-  // The last run kept the summary: it must match the scan.
+  // The trigger function's own time, counted by PostgreSQL in this session.
+  await sql`SET track_functions = 'pl'`;
+  const runs: { with: number; without: number }[] = [];
+  for (let pass = 0; pass < passes; pass++) runs.push(await copyInterleaved(sql, batches));
+  // The summary counts only the batches written with the trigger on.
   const scanMs = await medianMs(
     3,
     () => sql`
@@ -108,20 +119,29 @@ try {
     FROM transactions GROUP BY ROLLUP (type) ORDER BY type NULLS LAST`,
   );
   const aggregateMs = await medianMs(11, () => summarize(sql));
+  await sql`SELECT pg_stat_force_next_flush()`;
+  const [own] = await sql<{ ms: number; calls: number }[]>`
+    SELECT self_time AS ms, calls::int AS calls FROM pg_stat_user_functions WHERE funcname = 'txlog_summary_add'`;
   const summary = await summarize(sql);
-  if (summary.count !== rows) throw new Error(`summary counts ${summary.count}, ${rows} rows were written`);
-  const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / list.length;
-  const rate = (seconds: number) => Math.round(rows / seconds).toLocaleString("en-US");
-  console.log(`${rows.toLocaleString("en-US")} rows in batches of ${batchRows}, ${pairs} pairs (without, with):`);
+  const counted = batches
+    .filter((_, i) => (i + Math.floor(i / 2)) % 2 === 0)
+    .reduce((n, b) => n + b.split("\n").length - 1, 0);
+  if (summary.count !== counted)
+    throw new Error(`summary counts ${summary.count}, ${counted} rows were written with the trigger`);
   console.log(
-    `  COPY without trigger: ${without.map((s) => s.toFixed(1)).join(", ")} s (mean ${rate(mean(without))} rows/s)`,
+    `${rows.toLocaleString("en-US")} rows in batches of ${batchRows}, alternately with and without the trigger, ${passes} passes:`,
+  );
+  for (const run of runs) {
+    console.log(
+      `  COPY with trigger ${run.with.toFixed(1)} s, without ${run.without.toFixed(1)} s: trigger cost ${((run.with / run.without - 1) * 100).toFixed(1)}% of COPY time`,
+    );
+  }
+  const withSeconds = runs.reduce((sum, run) => sum + run.with, 0);
+  console.log(
+    `  the trigger function itself: ${((own?.ms ?? 0) / 1000).toFixed(2)} s in ${own?.calls ?? 0} calls, ${(((own?.ms ?? 0) / 1000 / withSeconds) * 100).toFixed(1)}% of the COPY time with it`,
   );
   console.log(
-    `  COPY with trigger:    ${withTrigger.map((s) => s.toFixed(1)).join(", ")} s (mean ${rate(mean(withTrigger))} rows/s)`,
-  );
-  console.log(`  trigger cost: ${((mean(withTrigger) / mean(without) - 1) * 100).toFixed(1)}% of COPY time`);
-  console.log(
-    `  GET /reports/summary query: full scan ${scanMs.toFixed(0)} ms, aggregate ${aggregateMs.toFixed(2)} ms (medians)`,
+    `  GET /reports/summary query at ${rows.toLocaleString("en-US")} rows: full scan ${scanMs.toFixed(0)} ms, aggregate ${aggregateMs.toFixed(2)} ms (medians)`,
   );
 } finally {
   await sql.end();
