@@ -76,18 +76,37 @@ async function copyBatch(sql: Sql, batch: string): Promise<number> {
  * order alternating), so both halves see the same table size and the same
  * load of a shared machine. Seconds with the trigger and without.
  */
-async function copyInterleaved(sql: Sql, batches: string[]): Promise<{ with: number; without: number }> {
+async function copyInterleaved(sql: Sql, batches: string[]): Promise<Run> {
   await empty(sql);
-  const took = { with: 0, without: 0 };
+  const took = { with: 0, without: 0, pairRatios: [] as number[] };
+  let pair = { with: 0, without: 0 };
   for (let i = 0; i < batches.length; i++) {
     const trigger = (i + Math.floor(i / 2)) % 2 === 0;
     await (trigger
       ? sql`ALTER TABLE transactions ENABLE ALWAYS TRIGGER txlog_summary_add`
       : sql`ALTER TABLE transactions DISABLE TRIGGER txlog_summary_add`);
-    took[trigger ? "with" : "without"] += await copyBatch(sql, batches[i] as string);
+    const seconds = await copyBatch(sql, batches[i] as string);
+    took[trigger ? "with" : "without"] += seconds;
+    pair[trigger ? "with" : "without"] = seconds;
+    if (i % 2 === 1) {
+      took.pairRatios.push(pair.with / pair.without);
+      pair = { with: 0, without: 0 };
+    }
   }
   await sql`ALTER TABLE transactions ENABLE ALWAYS TRIGGER txlog_summary_add`;
   return took;
+}
+
+interface Run {
+  with: number;
+  without: number;
+  /** Each neighbouring pair of batches: time with the trigger / time without. */
+  pairRatios: number[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 async function medianMs(times: number, run: () => Promise<unknown>): Promise<number> {
@@ -109,7 +128,7 @@ try {
   const batches = encodeBatches();
   // The trigger function's own time, counted by PostgreSQL in this session.
   await sql`SET track_functions = 'pl'`;
-  const runs: { with: number; without: number }[] = [];
+  const runs: Run[] = [];
   for (let pass = 0; pass < passes; pass++) runs.push(await copyInterleaved(sql, batches));
   // The summary counts only the batches written with the trigger on.
   const scanMs = await medianMs(
@@ -133,7 +152,7 @@ try {
   );
   for (const run of runs) {
     console.log(
-      `  COPY with trigger ${run.with.toFixed(1)} s, without ${run.without.toFixed(1)} s: trigger cost ${((run.with / run.without - 1) * 100).toFixed(1)}% of COPY time`,
+      `  COPY with trigger ${run.with.toFixed(1)} s, without ${run.without.toFixed(1)} s: trigger cost ${((run.with / run.without - 1) * 100).toFixed(1)}% of COPY time (median of ${run.pairRatios.length} neighbouring pairs: ${((median(run.pairRatios) - 1) * 100).toFixed(1)}%)`,
     );
   }
   const withSeconds = runs.reduce((sum, run) => sum + run.with, 0);

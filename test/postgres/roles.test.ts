@@ -9,15 +9,16 @@ import { openDatabase, type Sql } from "../../src/postgres/connection.ts";
 import { checkMigrated } from "../../src/postgres/migrate.ts";
 import { insertRejections } from "../../src/postgres/rejections.ts";
 import { ensureRoles, type Roles, RolesError, roleOf, scramVerifier, urlAs } from "../../src/postgres/roles.ts";
+import { runRolePrefix } from "../support/abandoned.ts";
 import { freshDatabase, sampleTransaction, type TestDatabase } from "../support/run.ts";
 import { writeBatch } from "../support/writes.ts";
 
-const suffix = `${process.env.TXLOG_TEST_RUN ?? "x"}_${randomBytes(3).toString("hex")}`;
+const prefix = `${runRolePrefix(process.env.TXLOG_TEST_RUN ?? "00000000")}${randomBytes(3).toString("hex")}`;
 const roles: Roles = {
-  api: { name: `txlog_t_${suffix}_api` },
-  worker: { name: `txlog_t_${suffix}_worker`, password: "s3cret'quote" },
+  api: { name: `${prefix}_api` },
+  worker: { name: `${prefix}_worker`, password: "s3cret'quote" },
 };
-const outsider = `txlog_t_${suffix}_other`;
+const outsider = `${prefix}_other`;
 
 let db: TestDatabase;
 let api: Sql;

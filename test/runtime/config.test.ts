@@ -108,7 +108,9 @@ test("a process started with one replica says so in one warning line at start", 
   // And, DATABASE_API_URL being unset in the test run, that it connects as the owner.
   expect(warnings).toEqual([
     expect.stringMatching(/^API: warning: KAFKA_REPLICATION_FACTOR=1: .*disk is lost/),
-    expect.stringMatching(/^API: warning: DATABASE_API_URL is unset: connecting as DATABASE_URL's user, the schema's owner/),
+    expect.stringMatching(
+      /^API: warning: DATABASE_API_URL is unset: connecting as DATABASE_URL's user, the schema's owner/,
+    ),
   ]);
 }, 60_000);
 

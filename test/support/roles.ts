@@ -1,8 +1,10 @@
 // Least-privilege roles of a test's own: roles are cluster wide and many
-// test runs share the server, so each gets unique names, and drops them.
+// test runs share the server, so each gets unique names (with the run's pid,
+// for test/support/abandoned.ts), and drops them.
 import { randomBytes } from "node:crypto";
 import { openDatabase, type Sql, withDatabase } from "../../src/postgres/connection.ts";
 import { ensureRoles, type Roles, urlAs } from "../../src/postgres/roles.ts";
+import { runRolePrefix } from "./abandoned.ts";
 
 export interface TestRoles {
   roles: Roles;
@@ -14,8 +16,8 @@ export interface TestRoles {
 
 /** Creates an API and a worker role with rights in the database `owner` is connected to. */
 export async function createTestRoles(owner: Sql, url: string): Promise<TestRoles> {
-  const suffix = `${process.env.TXLOG_TEST_RUN ?? "x"}_${randomBytes(3).toString("hex")}`;
-  const roles: Roles = { api: { name: `txlog_t_${suffix}_api` }, worker: { name: `txlog_t_${suffix}_worker` } };
+  const prefix = `${runRolePrefix(process.env.TXLOG_TEST_RUN ?? "00000000")}${randomBytes(3).toString("hex")}`;
+  const roles: Roles = { api: { name: `${prefix}_api` }, worker: { name: `${prefix}_worker` } };
   await ensureRoles(owner, roles);
   return {
     roles,
