@@ -164,15 +164,6 @@ describe("after the seed", () => {
     }
   });
 
-  test("the API and the worker connect as their own roles, not as the owner", async () => {
-    const [row] = await db.sql<{ users: string[] }[]>`
-      SELECT array_agg(DISTINCT usename::text ORDER BY usename::text) AS users
-      FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
-    // The test's own pool is the owner's; the processes hold connections only as their roles.
-    expect(row?.users).toContain(roles.roles.api.name);
-    expect(row?.users).toContain(roles.roles.worker.name);
-  });
-
   test("GET /reports/summary counts and sums exactly", async () => {
     const summary = await getJson<{
       count: number;
@@ -222,6 +213,16 @@ describe("through the worker", () => {
     await eventually(async () => (/DB Committed: [1-9]/.test(worker.output.text) ? true : undefined), 10_000, "log");
     expect(worker.output.text).toMatch(/Message Received: [1-9]\d* messages/);
   }, 60_000);
+
+  test("the API and the worker connect as their own roles, not as the owner", async () => {
+    const [row] = await db.sql<{ users: string[] }[]>`
+      SELECT array_agg(DISTINCT usename::text ORDER BY usename::text) AS users
+      FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+    // After a write through the worker. The test's own pool is the owner's;
+    // the processes hold connections only as their roles.
+    expect(row?.users).toContain(roles.roles.api.name);
+    expect(row?.users).toContain(roles.roles.worker.name);
+  });
 
   test("the same Idempotency-Key twice: one id, one row", async () => {
     const body = {
