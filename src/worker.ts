@@ -58,7 +58,9 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     timeoutMs: config.kafkaTimeoutMs,
   };
   // One connection per batch write in flight, as DATABASE_WORKER_URL's role.
-  const sql = await openProcessDatabase(config, "worker", { poolMax: config.writesInFlightMax }, log);
+  const sql = await openProcessDatabase(config, "worker", { poolMax: config.writesInFlightMax }, (line) =>
+    log(`worker: warning: ${line}`),
+  );
   // For dead letters; it connects on its first send and reconnects by itself.
   const producer = createProducer(connection);
   const status = new WorkerStatus(log);

@@ -10,6 +10,7 @@ import { checkMigrated, migrate } from "./migrate.ts";
 export type ProcessRole = "api" | "worker";
 
 const roleVariable = { api: "DATABASE_API_URL", worker: "DATABASE_WORKER_URL" } as const;
+const roleName = { api: "API", worker: "worker" } as const;
 
 /** The URL `role` connects with: its own, or DATABASE_URL's when unset. */
 export function processDatabaseUrl(config: Config, role: ProcessRole): string {
@@ -18,7 +19,7 @@ export function processDatabaseUrl(config: Config, role: ProcessRole): string {
 
 /** The line a process prints when it connects as the owner. */
 export function ownerWarning(role: ProcessRole): string {
-  return `${roleVariable[role]} is unset: connecting as DATABASE_URL's user, the schema's owner, with more rights than the ${role} needs; run \`bun run db:roles\` and set ${roleVariable[role]} (README, Database roles)`;
+  return `${roleVariable[role]} is unset: connecting as DATABASE_URL's user, the schema's owner, with more rights than the ${roleName[role]} needs; run \`bun run db:roles\` and set ${roleVariable[role]} (README, Database roles)`;
 }
 
 /** Opens the process's pool, ready to use: migrated by it as the owner, or checked as its role. */
