@@ -183,7 +183,7 @@ async function driveApi(run: Run, workerLog: WorkerLog): Promise<Driven> {
   };
 }
 
-/** The workers, then the API on a free port; resolves once the API answers /health and every worker consumes. */
+/** The workers, then the API on a free port; resolves once the API answers /ready and every worker consumes. */
 async function startApiAndWorkers(run: Run, workerLog: WorkerLog) {
   const { env, logDir, profileDir } = run;
   const port = await freePort();
@@ -202,7 +202,7 @@ async function startApiAndWorkers(run: Run, workerLog: WorkerLog) {
     }),
   );
   const apiUrl = `http://127.0.0.1:${port}`;
-  await waitUntilReady(api, () => answers(`${apiUrl}/health`), startTimeoutMs, "answering /health");
+  await waitUntilReady(api, () => answers(`${apiUrl}/ready`), startTimeoutMs, "answering /ready");
   await workersReady(workers, workerLog, false);
   return { api, apiUrl, apiProduce: () => apiProduce, workers };
 }

@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
 import { ensureDatabase, openDatabase } from "../src/postgres/connection.ts";
 import { migrate } from "../src/postgres/migrate.ts";
+import { configuredRoles, ensureRoles, roleOf, roleUrls } from "../src/postgres/roles.ts";
 import { loadConfigOrExit } from "../src/runtime/config.ts";
+import { errorText } from "../src/runtime/error-text.ts";
 import { seed } from "../src/seed.ts";
 import { readPaySimCsv } from "../src/transaction/paysim-csv.ts";
 import { ensureBroker } from "./broker.ts";
@@ -32,8 +34,44 @@ console.log(
 await ensureDatabase(config.databaseUrl);
 const sql = openDatabase(config.databaseUrl, { poolMax: 2 });
 await migrate(sql);
+const roleEnv = await prepareRoles();
 const seeded = await seed(sql, sampleFile);
 console.log(`seed: ${seeded.inserted} rows written, ${seeded.alreadyPresent} already present`);
+
+/**
+ * The API and the worker run as their least-privilege roles, made here with
+ * `bun run db:roles`'s code when the connecting user may (the default local
+ * setup: the superuser postgres with trust auth). When it may not, npm start
+ * says why and runs them as the owner: the append-only guard still holds,
+ * enforced in the database for every role.
+ */
+async function prepareRoles(): Promise<Record<string, string>> {
+  const explicit = config.databaseApiUrl !== "" || config.databaseWorkerUrl !== "";
+  if (!explicit && roleOf(config.databaseUrl).password !== undefined) {
+    console.warn(
+      "roles: DATABASE_URL carries a password and npm start does not invent passwords for the roles; the API and the worker run as the owner. Set DATABASE_API_URL and DATABASE_WORKER_URL (README, Database roles) to use them",
+    );
+    return {};
+  }
+  const urls = roleUrls(config);
+  try {
+    const roles = configuredRoles(config);
+    const created = await ensureRoles(sql, roles);
+    console.log(
+      `roles: the API reads as ${roles.api.name}, the worker writes as ${roles.worker.name}${created.length ? ` (created ${created.join(", ")})` : ""}`,
+    );
+  } catch (error) {
+    if (explicit) {
+      console.warn(
+        `roles: could not set up the roles (${errorText(error)}); using DATABASE_API_URL / DATABASE_WORKER_URL as given`,
+      );
+    } else {
+      console.warn(`roles: could not set up the roles (${errorText(error)}); the API and the worker run as the owner`);
+      return {};
+    }
+  }
+  return { DATABASE_API_URL: urls.api, DATABASE_WORKER_URL: urls.worker };
+}
 
 const children: { name: string; process: Subprocess }[] = [];
 let stopping = false;
@@ -44,6 +82,7 @@ function start(name: string, file: string): void {
     // Their stderr is a pipe here: ask for pretty lines when a person watches.
     env: {
       ...process.env,
+      ...roleEnv,
       KAFKA_BROKERS: broker.brokers.join(","),
       LOG_FORMAT: process.env.LOG_FORMAT || (process.stdout.isTTY ? "pretty" : "json"),
     },
@@ -88,13 +127,14 @@ start("worker", "src/worker.ts");
 const base = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.port}`;
 const healthDeadline = Date.now() + 60_000;
 for (;;) {
-  const healthy = await fetch(`${base}/health`).then(
+  // /ready: Kafka and PostgreSQL answer (/health only says the process is alive).
+  const healthy = await fetch(`${base}/ready`).then(
     (response) => response.ok,
     () => false,
   );
   if (healthy) break;
   if (Date.now() > healthDeadline) {
-    console.error(`the API did not become healthy at ${base}/health within 60 s`);
+    console.error(`the API did not become ready at ${base}/ready within 60 s`);
     await stop(1);
   }
   await Bun.sleep(250);
@@ -153,5 +193,5 @@ txlog is up.
   Swagger UI:  ${base}/swagger
   reports:     ${base}/reports
   summary:     ${base}/reports/summary
-  health:      ${base}/health
+  ready:       ${base}/ready
 Ctrl-C stops the API${broker.started ? ", the worker and the Kafka broker" : " and the worker"}.`);

@@ -6,12 +6,11 @@ import { keyringLine, loadKeyring } from "./api/keyring.ts";
 import { ApiMetrics } from "./api/metrics.ts";
 import { ProduceBatcher } from "./api/produce-batcher.ts";
 import { healthCheckTimeoutMs } from "./api/routes/health.ts";
-import { kafkaAnswers } from "./kafka/admin.ts";
-import { createProducer, produce, produceRecordBytesMax } from "./kafka/client.ts";
+import { createProducer, produce, produceRecordBytesMax, producerAnswers } from "./kafka/client.ts";
 import { kafkaConnection } from "./kafka/connection.ts";
 import { ensureTopics, txlogTopics } from "./kafka/topics.ts";
-import { ensureDatabase, openDatabase } from "./postgres/connection.ts";
-import { migrate } from "./postgres/migrate.ts";
+import { openDatabase } from "./postgres/connection.ts";
+import { openProcessDatabase, processDatabaseUrl } from "./postgres/process-database.ts";
 import type { Config } from "./runtime/config.ts";
 import { type Running, runProcess } from "./runtime/lifecycle.ts";
 import { logProduceSummary } from "./runtime/log-lines.ts";
@@ -47,9 +46,16 @@ async function waitForRequests(server: { pendingRequests: number } | null, timeo
 export async function startApi(config: Config): Promise<RunningApi> {
   const keyring = await loadKeyring(config);
   const connection = kafkaConnection(config, "api");
-  await ensureDatabase(config.databaseUrl);
-  const sql = openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax });
-  await migrate(sql);
+  // Every statement of the API is a read, so each is bounded by READ_STATEMENT_TIMEOUT_MS.
+  const statementTimeoutMs = config.readStatementTimeoutMs;
+  const warn = (line: string) => roleLogger("api").warn(`API: warning: ${line}`);
+  // Lookups on the write path (Idempotency-Key, a transaction's status) and /ready.
+  const sql = await openProcessDatabase(config, "api", { poolMax: config.databasePoolMax, statementTimeoutMs }, warn);
+  // Reports wait for one of these few instead of taking the lookups' connections.
+  const reads = openDatabase(processDatabaseUrl(config, "api"), {
+    poolMax: config.databaseReadPoolMax,
+    statementTimeoutMs,
+  });
   await ensureTopics(connection, txlogTopics(config));
   const producer = createProducer(connection);
   const metrics = new ApiMetrics();
@@ -71,10 +77,12 @@ export async function startApi(config: Config): Promise<RunningApi> {
     dashboard,
     config,
     sql,
+    reads,
     batcher,
     shutdown,
     metrics,
-    kafkaAnswers: () => kafkaAnswers({ ...connection, timeoutMs: healthCheckTimeoutMs }),
+    // The producer's own connection: a probe opens nothing new.
+    kafkaAnswers: () => producerAnswers(producer, healthCheckTimeoutMs),
     keyring,
     // Bun's own count: every request received and not yet answered, bodies
     // still arriving included, with nothing to keep in step by hand.
@@ -104,7 +112,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
     });
     await producer.close();
     await dashboard.close();
-    await sql.end();
+    await Promise.all([sql.end(), reads.end()]);
     stopped.resolve();
   }
   return {

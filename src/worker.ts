@@ -21,8 +21,8 @@ import { runConsumerSessions, type SessionStats } from "./pipeline/consumer-sess
 import { WorkerMetrics } from "./pipeline/metrics.ts";
 import { startStatusServer } from "./pipeline/status-server.ts";
 import { WorkerStatus, type WorkerStatusSnapshot } from "./pipeline/worker-status.ts";
-import { databaseName, ensureDatabase, openDatabase } from "./postgres/connection.ts";
-import { migrate } from "./postgres/migrate.ts";
+import { databaseName } from "./postgres/connection.ts";
+import { openProcessDatabase } from "./postgres/process-database.ts";
 import type { Config } from "./runtime/config.ts";
 import { errorText } from "./runtime/error-text.ts";
 import { runProcess } from "./runtime/lifecycle.ts";
@@ -56,15 +56,10 @@ export interface WorkerHandle {
 export async function startWorker(config: Config, options: WorkerOptions = {}): Promise<WorkerHandle> {
   const log = options.log ?? roleLogger("worker");
   const connection = kafkaConnection(config);
-  await ensureDatabase(config.databaseUrl);
-  // One connection per batch write in flight.
-  const sql = openDatabase(config.databaseUrl, { poolMax: config.writesInFlightMax });
-  try {
-    await migrate(sql);
-  } catch (error) {
-    await sql.end();
-    throw error;
-  }
+  // One connection per batch write in flight, as DATABASE_WORKER_URL's role.
+  const sql = await openProcessDatabase(config, "worker", { poolMax: config.writesInFlightMax }, (line) =>
+    log.warn(`worker: warning: ${line}`),
+  );
   // For dead letters; it connects on its first send and reconnects by itself.
   const producer = createProducer(connection);
   const status = new WorkerStatus(log);

@@ -1,5 +1,6 @@
 // The whole way: API process -> real Kafka -> worker process -> PostgreSQL ->
-// reports. The API and the worker run as `bun run` would start them.
+// reports. The API and the worker run as `bun run` would start them, each
+// as its least-privilege role (DATABASE_API_URL, DATABASE_WORKER_URL).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { paysimRows } from "../data/generate.ts";
@@ -11,10 +12,12 @@ import { transactionIdForKey } from "../src/transaction/ids.ts";
 import { readPaySimCsv } from "../src/transaction/paysim-csv.ts";
 import type { Transaction } from "../src/transaction/rules.ts";
 import { startProcess as startTxlogProcess } from "./support/processes.ts";
+import { createTestRoles, type TestRoles } from "./support/roles.ts";
 import { eventually, freshDatabase, type TestDatabase, testConfig, testTopics } from "./support/run.ts";
 
 const topics = testTopics("e2e");
 let db: TestDatabase;
+let roles: TestRoles;
 let env: Record<string, string>;
 let apiUrl: string;
 const processes: Subprocess[] = [];
@@ -28,11 +31,13 @@ function startProcess(file: string, extraEnv: Record<string, string> = {}) {
 
 beforeAll(async () => {
   db = await freshDatabase("e2e");
+  roles = await createTestRoles(db.sql, db.url);
   const config = testConfig();
   const port = await freePort();
   env = {
     ...(process.env as Record<string, string>),
     DATABASE_URL: db.url,
+    ...roles.env,
     KAFKA_TOPIC: topics.topic,
     KAFKA_DLQ_TOPIC: topics.dlqTopic,
     KAFKA_GROUP_ID: topics.groupId,
@@ -44,14 +49,14 @@ beforeAll(async () => {
   const api = startProcess("src/api.ts");
   await eventually(
     async () =>
-      (await fetch(`${apiUrl}/health`).then(
+      (await fetch(`${apiUrl}/ready`).then(
         (r) => r.ok,
         () => false,
       ))
         ? true
         : undefined,
     60_000,
-    `API healthy (output: ${api.output.text})`,
+    `API ready (output: ${api.output.text})`,
   );
 }, 90_000);
 
@@ -59,6 +64,7 @@ afterAll(async () => {
   for (const child of processes) child.kill("SIGTERM");
   await Promise.all(processes.map((child) => child.exited));
   await db.drop();
+  await roles?.drop();
 }, 60_000);
 
 async function getJson<T>(path: string): Promise<T> {
@@ -214,6 +220,16 @@ describe("through the worker", () => {
     );
     expect(figures(parseReceivedLine).some((r) => r.messages > 0)).toBe(true);
   }, 60_000);
+
+  test("the API and the worker connect as their own roles, not as the owner", async () => {
+    const [row] = await db.sql<{ users: string[] }[]>`
+      SELECT array_agg(DISTINCT usename::text ORDER BY usename::text) AS users
+      FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+    // After a write through the worker. The test's own pool is the owner's;
+    // the processes hold connections only as their roles.
+    expect(row?.users).toContain(roles.roles.api.name);
+    expect(row?.users).toContain(roles.roles.worker.name);
+  });
 
   test("the same Idempotency-Key twice: one id, one row", async () => {
     const body = {

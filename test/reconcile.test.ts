@@ -7,6 +7,7 @@ import { createProducer, type OutgoingMessage, produce } from "../src/kafka/clie
 import { reconcile } from "../src/reconcile.ts";
 import { encodeMessage } from "../src/transaction/message.ts";
 import { startWorker } from "../src/worker.ts";
+import { withGuardLifted } from "./support/append-only.ts";
 import { silentLog } from "./support/logs.ts";
 import { repoRoot } from "./support/processes.ts";
 import {
@@ -73,11 +74,14 @@ test("a drained 100,000-message log reconciles; a deleted row is a gap named by 
     `reconcile of ${messages + 3} messages: read ${result.seconds.read} s, judged ${result.seconds.judge} s`,
   );
 
-  // Deleted behind its back: the command names it and fails.
-  const [victim] = await db.sql<{ id: string; partition: number; offset: string }[]>`
-    DELETE FROM transactions WHERE transaction_id =
-      (SELECT transaction_id FROM transactions ORDER BY kafka_partition, kafka_offset LIMIT 1 OFFSET 500)
-    RETURNING transaction_id::text AS id, kafka_partition AS partition, kafka_offset::text AS offset`;
+  // Deleted behind its back (the owner lifting the append-only guard): the command names it and fails.
+  let victim: { id: string; partition: number; offset: string } | undefined;
+  await withGuardLifted(db.sql, async (tx) => {
+    [victim] = await tx<{ id: string; partition: number; offset: string }[]>`
+      DELETE FROM transactions WHERE transaction_id =
+        (SELECT transaction_id FROM transactions ORDER BY kafka_partition, kafka_offset LIMIT 1 OFFSET 500)
+      RETURNING transaction_id::text AS id, kafka_partition AS partition, kafka_offset::text AS offset`;
+  });
   const env = {
     ...(process.env as Record<string, string>),
     KAFKA_TOPIC: config.topic,

@@ -11,7 +11,7 @@ import { deleteGroups, deleteTopics, kafkaAnswers, namesWithPrefix } from "../sr
 import { dropDatabase, ensureDatabase, openDatabase, withDatabase } from "../src/postgres/connection.ts";
 import { migrate } from "../src/postgres/migrate.ts";
 import { settings } from "../src/runtime/config.ts";
-import { dropAbandonedTestDatabases, runDatabaseName } from "./support/abandoned.ts";
+import { dropAbandonedTestDatabases, dropAbandonedTestRoles, runDatabaseName } from "./support/abandoned.ts";
 
 const runId = randomBytes(4).toString("hex");
 const prefix = `txlog-test-${runId}`;
@@ -32,6 +32,9 @@ const broker = await ensureBroker({
 const baseUrl = process.env.DATABASE_URL || settings.databaseUrl.defaultValue;
 const abandoned = await dropAbandonedTestDatabases(baseUrl);
 if (abandoned.length > 0) console.error(`dropped databases of test runs that were killed: ${abandoned.join(", ")}`);
+const abandonedRoles = await dropAbandonedTestRoles(baseUrl);
+if (abandonedRoles.length > 0)
+  console.error(`dropped roles of test runs that were killed: ${abandonedRoles.join(", ")}`);
 const databaseUrl = withDatabase(baseUrl, runDatabaseName(runId));
 await ensureDatabase(databaseUrl);
 const sql = openDatabase(databaseUrl, { poolMax: 1 });

@@ -27,7 +27,10 @@ import { apiDocs, docsPath } from "./swagger.ts";
 
 export interface ApiDeps {
   config: Config;
+  /** Lookups on the write path (Idempotency-Key, a transaction's status) and /ready. */
   sql: Sql;
+  /** Report reads: a small pool of their own (DATABASE_READ_POOL_MAX); `sql` when absent. */
+  reads?: Sql;
   batcher: ProduceBatcher;
   /** Set when the process was asked to stop: new work is refused, /ready answers 503. */
   shutdown: { requested: boolean };
@@ -89,6 +92,11 @@ function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
+/** PostgreSQL cancelled the statement: statement_timeout (SQLSTATE 57014, query_canceled). */
+function isReadTimeout(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "57014";
+}
+
 /** A RequestError, also one thrown while a body was parsed (Elysia wraps those in its ParseError). */
 function requestErrorOf(error: unknown): RequestError | undefined {
   if (error instanceof RequestError) return error;
@@ -142,6 +150,14 @@ export function createApp(deps: ApiDeps) {
           set.status = 400;
           return { error: "malformed_body", message: "(body): must be valid JSON with Content-Type: application/json" };
         }
+        if (isReadTimeout(error)) {
+          set.status = 503;
+          set.headers["retry-after"] = "1";
+          return {
+            error: "read_timeout",
+            message: `the read ran longer than READ_STATEMENT_TIMEOUT_MS (${deps.config.readStatementTimeoutMs} ms) and was cancelled; narrow it (filters, limit) or retry later`,
+          };
+        }
         if (isDatabaseUnavailable(error)) {
           reads.failed(errorText(error));
           set.status = 503;
@@ -162,8 +178,8 @@ export function createApp(deps: ApiDeps) {
       })
       .use(transactionRoutes({ ...deps, guard, ingest: dashboard.ingest }))
       .use(transactionStatusRoutes(deps.sql, guard))
-      .use(reportRoutes(deps.sql, guard))
-      .use(rejectionRoutes(deps.sql, guard))
+      .use(reportRoutes(deps.reads ?? deps.sql, guard))
+      .use(rejectionRoutes(deps.reads ?? deps.sql, guard))
       .use(healthRoutes({ sql: deps.sql, kafkaAnswers: deps.kafkaAnswers, shutdown: deps.shutdown }))
       .use(dashboardPageRoutes())
       .use(dashboardRoutes(dashboard, guard))

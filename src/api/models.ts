@@ -156,6 +156,8 @@ export const RejectionPage = t.Object({
 
 const DependencyState = t.Union([t.Literal("up"), t.Literal("down")]);
 
+export const Alive = t.Object({ status: t.Literal("alive") });
+
 export const Health = t.Object({
   status: t.Union([t.Literal("ok"), t.Literal("unavailable")]),
   kafka: DependencyState,

@@ -98,18 +98,22 @@ export interface Summary {
   byType: TypeSummary[];
 }
 
+/**
+ * From transaction_summary, which the worker's batch transactions keep exact
+ * (sql/005_transaction_summary.sql): five rows, whatever the log's size.
+ */
 export async function summarize(sql: Sql): Promise<Summary> {
   // Sums stay NUMERIC in PostgreSQL and travel as text: exact at any size.
-  // ROLLUP adds the all-types row (type NULL) in the same scan.
+  // ROLLUP adds the all-types row (type NULL) in the same read.
   const rows = await sql<
     { type: TransactionType | null; count: string; total: string; fraud: string; flagged: string }[]
   >`
     SELECT type,
-           count(*) AS count,
-           coalesce(sum(amount), 0)::text AS total,
-           count(*) FILTER (WHERE is_fraud) AS fraud,
-           count(*) FILTER (WHERE is_flagged_fraud) AS flagged
-    FROM transactions GROUP BY ROLLUP (type) ORDER BY type NULLS LAST`;
+           sum(count) AS count,
+           sum(total_amount)::text AS total,
+           sum(fraud_count) AS fraud,
+           sum(flagged_fraud_count) AS flagged
+    FROM transaction_summary WHERE count > 0 GROUP BY ROLLUP (type) ORDER BY type NULLS LAST`;
   const all = rows.find((row) => row.type === null);
   const byType = rows
     .filter((row): row is typeof row & { type: TransactionType } => row.type !== null)

@@ -15,6 +15,7 @@ import {
 } from "@platformatic/kafka";
 import type { SaslMechanism } from "../runtime/kafka-security.ts";
 import type { Secret } from "../runtime/secret.ts";
+import { withTimeout } from "../runtime/timeout.ts";
 import { keyPartition } from "./partitioner.ts";
 
 // Keys and values stay raw bytes (txlog encodes them itself); header names and
@@ -98,6 +99,18 @@ export function createProducer(connection: KafkaConnection): KafkaProducer {
     partitioner: (_message, key) => keyPartition(key),
     retries: requestRetriesMax,
   });
+}
+
+/**
+ * True when a broker answers a metadata request on the producer's own
+ * connections within `timeoutMs` (forced: cached metadata would say yes for
+ * a broker that is gone).
+ */
+export async function producerAnswers(producer: KafkaProducer, timeoutMs: number): Promise<boolean> {
+  return withTimeout(producer.metadata({ topics: [], forceUpdate: true }), timeoutMs, "metadata").then(
+    () => true,
+    () => false,
+  );
 }
 
 export function produce(producer: KafkaProducer, messages: OutgoingMessage[]): Promise<ProduceResult> {

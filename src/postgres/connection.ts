@@ -9,6 +9,8 @@ export interface DatabaseOptions {
   poolMax?: number;
   /** Seconds to wait for a connection before failing. */
   connectTimeoutSeconds?: number;
+  /** PostgreSQL cancels a statement of these connections that runs longer (`statement_timeout`), milliseconds. */
+  statementTimeoutMs?: number;
 }
 
 export function openDatabase(url: string, options: DatabaseOptions = {}): Sql {
@@ -16,6 +18,9 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Sql {
     max: options.poolMax ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     onnotice: () => {},
+    ...(options.statementTimeoutMs === undefined
+      ? {}
+      : { connection: { statement_timeout: options.statementTimeoutMs } }),
     // numeric and bigint stay strings (postgres.js default): money is never a float.
   });
 }

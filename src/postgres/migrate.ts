@@ -56,6 +56,26 @@ export async function migrate(sql: Sql, dir = migrationsDir): Promise<number[]> 
   });
 }
 
+/**
+ * For a process that connects as a role that may not migrate: throws naming
+ * the migrations the database lacks, so it stops instead of meeting a
+ * missing column mid-request.
+ */
+export async function checkMigrated(sql: Sql, dir = migrationsDir): Promise<void> {
+  const wanted = await listMigrations(dir);
+  const rows = await sql<{ version: number }[]>`SELECT version FROM schema_migrations`.catch((error) => {
+    if ((error as { code?: string }).code === "42P01") return [];
+    throw error;
+  });
+  const done = new Set(rows.map((row) => row.version));
+  const missing = wanted.filter((migration) => !done.has(migration.version));
+  if (missing.length > 0) {
+    throw new Error(
+      `the database lacks migrations ${missing.map((m) => m.version).join(", ")}: run \`bun run migrate\` as the owner (DATABASE_URL), then \`bun run db:roles\``,
+    );
+  }
+}
+
 if (import.meta.main) {
   const { loadConfigOrExit } = await import("../runtime/config.ts");
   const { ensureDatabase, openDatabase } = await import("./connection.ts");

@@ -4,7 +4,16 @@
 // README.md's configuration table is checked against this list by a test.
 import { apiKeyEntries } from "./api-keys.ts";
 import { logSettings, rootLogger } from "./logger.ts";
-import { brokerList, ConfigError, flag, integer, onOff, postgresUrl, text } from "./setting-types.ts";
+import {
+  brokerList,
+  ConfigError,
+  flag,
+  integer,
+  onOff,
+  optionalPostgresUrl,
+  postgresUrl,
+  text,
+} from "./setting-types.ts";
 
 export { ConfigError };
 
@@ -37,6 +46,32 @@ export const settings = {
     "PostgreSQL to write and read; the database is created when missing",
   ),
   databasePoolMax: integer("DATABASE_POOL_MAX", 10, 1, 1000, "connections per process"),
+  // Least privilege (README, Database roles): unset, a process connects as
+  // DATABASE_URL's user, the owner, and migrates; set, it only checks the schema.
+  databaseApiUrl: optionalPostgresUrl(
+    "DATABASE_API_URL",
+    "API: PostgreSQL as a role that may only SELECT (`bun run db:roles`); empty: DATABASE_URL",
+  ),
+  databaseWorkerUrl: optionalPostgresUrl(
+    "DATABASE_WORKER_URL",
+    "worker: PostgreSQL as a role that may only INSERT and SELECT (`bun run db:roles`); empty: DATABASE_URL",
+  ),
+  // Reports get a small pool of their own, so a flood of them waits there
+  // instead of taking the connections of the write path's lookups.
+  databaseReadPoolMax: integer(
+    "DATABASE_READ_POOL_MAX",
+    4,
+    1,
+    100,
+    "API: connections for report reads (/reports, /reports/summary, /rejections) at most",
+  ),
+  readStatementTimeoutMs: integer(
+    "READ_STATEMENT_TIMEOUT_MS",
+    5000,
+    10,
+    600000,
+    "API: longest a read may run in PostgreSQL (`statement_timeout`) before it is cancelled and answered 503 `read_timeout`, milliseconds",
+  ),
   kafkaBrokers: brokerList(
     "KAFKA_BROKERS",
     "127.0.0.1:9092",

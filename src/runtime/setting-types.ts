@@ -136,3 +136,9 @@ export function flag(variable: string, defaultValue: boolean, description: strin
     },
   };
 }
+
+/** A postgres:// URL, or empty for "use another setting's" (the caller says which). */
+export function optionalPostgresUrl(variable: string, description: string): Setting<string> {
+  const url = postgresUrl(variable, "", description);
+  return { ...url, parse: (raw) => (raw.trim() === "" ? "" : url.parse(raw)) };
+}

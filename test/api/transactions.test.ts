@@ -428,7 +428,7 @@ test("when Kafka cannot take the write in time: 503 with Retry-After, never 202"
   expect(response.headers.get("retry-after")).toBe("1");
   expect(((await response.json()) as { message: string }).message).toMatch(/retry with the same Idempotency-Key/);
 
-  const health = await app.handle(new Request("http://txlog/health"));
+  const health = await app.handle(new Request("http://txlog/ready"));
   expect(health.status).toBe(503);
   expect(((await health.json()) as { message: string }).message).toBe("Kafka not answering");
   await close();
@@ -476,10 +476,11 @@ test("a broker that takes the connection and never answers: the POST in flight m
   silent.stop(true);
 }, 30_000);
 
-test("GET /health: 200 when Kafka and PostgreSQL answer", async () => {
-  const response = await fetch(`${api.url}/health`);
+test("GET /ready: 200 when Kafka and PostgreSQL answer; GET /health: alive", async () => {
+  const response = await fetch(`${api.url}/ready`);
   expect(response.status).toBe(200);
   expect(await response.json()).toEqual({ status: "ok", kafka: "up", postgres: "up" });
+  expect(await (await fetch(`${api.url}/health`)).json()).toEqual({ status: "alive" });
 });
 
 test("Swagger UI and the OpenAPI document list every route with its schema", async () => {
@@ -496,6 +497,7 @@ test("Swagger UI and the OpenAPI document list every route with its schema", asy
     "/reports",
     "/reports/summary",
     "/health",
+    "/ready",
   ]) {
     expect(Object.keys(doc.paths)).toContain(path);
   }

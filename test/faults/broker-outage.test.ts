@@ -58,9 +58,9 @@ beforeAll(async () => {
     "worker in its group",
   );
   await eventually(
-    async () => ((await fetch(`${apiUrl}/health`).catch(() => undefined))?.ok ? true : undefined),
+    async () => ((await fetch(`${apiUrl}/ready`).catch(() => undefined))?.ok ? true : undefined),
     60_000,
-    "API healthy",
+    "API ready",
   );
 }, 120_000);
 

@@ -4,6 +4,7 @@ import { WriteInvariantError, writeBatchIsolating, writeStagingLines } from "../
 import { copyRow } from "../../src/postgres/copy-text.ts";
 import { type ConsumedTransaction, copyLine } from "../../src/postgres/stored-row.ts";
 import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
+import { emptyTransactions } from "../support/append-only.ts";
 import { parseCopyRow } from "../support/copy-text.ts";
 import { freshDatabase, sampleTransaction, type TestDatabase } from "../support/run.ts";
 import { writeBatch } from "../support/writes.ts";
@@ -14,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => db.drop());
 beforeEach(async () => {
-  await db.sql`TRUNCATE transactions`;
+  await emptyTransactions(db.sql);
 });
 
 const transaction = sampleTransaction;
@@ -189,10 +190,10 @@ test("property: the direct COPY and the staging path store exactly the same row"
       const rows = overrides.map(({ apiKeyId, ...o }, i) =>
         row({ ...o, ...(apiKeyId === undefined ? {} : { apiKeyId }) } as Partial<AcceptedTransaction>, i % 3),
       );
-      await db.sql`TRUNCATE transactions`;
+      await emptyTransactions(db.sql);
       const direct = await writeBatch(db.sql, rows);
       const viaDirect = await read();
-      await db.sql`TRUNCATE transactions`;
+      await emptyTransactions(db.sql);
       const staging = await writeBatch(db.sql, rows, { direct: false });
       const viaStaging = await read();
       expect([direct.path, staging.path]).toEqual(["direct", "staging"]);

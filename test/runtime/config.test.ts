@@ -114,6 +114,12 @@ test("a process started with one replica says so in one warning line at start", 
       role: "api",
       msg: expect.stringMatching(/^API: warning: KAFKA_REPLICATION_FACTOR=1: .*disk is lost/),
     }),
+    expect.objectContaining({
+      role: "api",
+      msg: expect.stringMatching(
+        /^API: warning: DATABASE_API_URL is unset: connecting as DATABASE_URL's user, the schema's owner/,
+      ),
+    }),
   ]);
 }, 60_000);
 

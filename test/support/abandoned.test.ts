@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { ensureDatabase, openDatabase, withDatabase } from "../../src/postgres/connection.ts";
-import { dropAbandonedTestDatabases, runDatabaseName } from "./abandoned.ts";
+import { dropAbandonedTestDatabases, dropAbandonedTestRoles, runDatabaseName, runRolePrefix } from "./abandoned.ts";
 import { testConfig } from "./run.ts";
 
 async function databaseExists(baseUrl: string, name: string): Promise<boolean> {
@@ -34,6 +34,26 @@ test("a killed run's databases are dropped by the next run; a live run's are kep
   } finally {
     const admin = openDatabase(withDatabase(baseUrl, "postgres"), { poolMax: 1 });
     await admin`DROP DATABASE IF EXISTS ${admin(live)} WITH (FORCE)`;
+    await admin.end();
+  }
+});
+
+test("a killed run's roles are dropped by the next run; a live run's are kept", async () => {
+  const baseUrl = testConfig().databaseUrl;
+  const gone = Bun.spawn(["true"]);
+  await gone.exited;
+  const dead = `${runRolePrefix("0badc0de", gone.pid)}abc_api`;
+  const live = `${runRolePrefix("0badc0de", process.pid)}abc_api`;
+  const admin = openDatabase(withDatabase(baseUrl, "postgres"), { poolMax: 1 });
+  try {
+    for (const name of [dead, live]) await admin`CREATE ROLE ${admin(name)}`;
+    const dropped = await dropAbandonedTestRoles(baseUrl);
+    expect(dropped).toContain(dead);
+    expect(dropped).not.toContain(live);
+    const left = await admin<{ rolname: string }[]>`SELECT rolname FROM pg_roles WHERE rolname IN (${dead}, ${live})`;
+    expect(left.map((row) => row.rolname)).toEqual([live]);
+  } finally {
+    for (const name of [dead, live]) await admin`DROP ROLE IF EXISTS ${admin(name)}`;
     await admin.end();
   }
 });

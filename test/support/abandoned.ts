@@ -47,3 +47,36 @@ export async function dropAbandonedTestDatabases(baseUrl: string): Promise<strin
   for (const name of abandoned) await dropDatabase(withDatabase(baseUrl, name));
   return abandoned;
 }
+
+/** Test roles (test/support/roles.ts) carry their run's pid the same way: txlog_t_<id>_p<pid>_… */
+const testRolePattern = /^txlog_t_[0-9a-f]{8}_p(\d+)_/;
+
+/** The prefix of a test role's name: this run's id and pid. */
+export function runRolePrefix(runId: string, pid = process.pid): string {
+  return `txlog_t_${runId}_p${pid}_`;
+}
+
+/**
+ * Drops the test roles whose run's process no longer exists. A role that
+ * still has rights in a database that survived is left (DROP ROLE refuses).
+ */
+export async function dropAbandonedTestRoles(baseUrl: string): Promise<string[]> {
+  const host = new URL(baseUrl).hostname;
+  if (!["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(host)) return [];
+  const admin = openDatabase(withDatabase(baseUrl, "postgres"), { poolMax: 1 });
+  const dropped: string[] = [];
+  try {
+    const rows = await admin<{ rolname: string }[]>`SELECT rolname FROM pg_roles WHERE rolname LIKE 'txlog\\_t\\_%'`;
+    for (const { rolname } of rows) {
+      const pid = testRolePattern.exec(rolname)?.[1];
+      if (pid === undefined || processAlive(Number(pid))) continue;
+      await admin`DROP ROLE IF EXISTS ${admin(rolname)}`.then(
+        () => dropped.push(rolname),
+        () => {},
+      );
+    }
+  } finally {
+    await admin.end();
+  }
+  return dropped;
+}

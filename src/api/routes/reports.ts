@@ -53,6 +53,8 @@ export function reportRoutes(sql: Sql, guard: Guard) {
           200: ReportPage,
           400: ErrorBody,
           422: ErrorBody,
+          // read_timeout (READ_STATEMENT_TIMEOUT_MS) or database_unavailable, with Retry-After.
+          503: ErrorBody,
         },
         detail: {
           summary: "Stored transactions, newest first",
@@ -65,7 +67,13 @@ export function reportRoutes(sql: Sql, guard: Guard) {
       scope: "read",
       response: {
         200: ReportSummary,
+        503: ErrorBody,
       },
-      detail: { summary: "Count and total amount by type, fraud counts", tags: ["reports"] },
+      detail: {
+        summary: "Count and total amount by type, fraud counts",
+        description:
+          "Read from an aggregate the worker keeps exact in each batch's transaction, not a scan of the log.",
+        tags: ["reports"],
+      },
     });
 }
