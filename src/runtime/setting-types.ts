@@ -122,7 +122,7 @@ export function onOff(variable: string, defaultValue: boolean, description: stri
   };
 }
 
-/** A yes-or-no setting: `true` or `false`, nothing else. */
+/** A yes-or-no setting: `true` or `false` (any case), nothing else. */
 export function flag(variable: string, defaultValue: boolean, description: string): Setting<boolean> {
   const rule = "must be true or false";
   return {
@@ -130,7 +130,7 @@ export function flag(variable: string, defaultValue: boolean, description: strin
     defaultValue: String(defaultValue),
     description,
     parse(raw) {
-      const value = raw.trim();
+      const value = raw.trim().toLowerCase();
       if (value !== "true" && value !== "false") throw new ConfigError(variable, rule, raw);
       return value === "true";
     },
