@@ -75,6 +75,8 @@ export async function copyCeiling(sql: Sql, source: RowSource, file: string, par
           acceptedAt,
           String(rows % partitions),
           String(rows),
+          // api_key_id: the worker's rows carry one only when the API checks keys.
+          null,
         ]);
         rows++;
       }

@@ -34,6 +34,7 @@ const operations = [
   "GET /reports/summary",
   "GET /rejections",
   "GET /dashboard/data",
+  "GET /metrics",
   "GET /health",
   "GET /ready",
 ];
@@ -82,7 +83,7 @@ test.skipIf(!chromiumInstalled)(
         "200",
       );
       expect(await page.textContent(`${health} .live-responses-table tr.response .response-col_description`)).toContain(
-        '"kafka": "up"',
+        '"status": "alive"',
       );
       expect(session.blocked).toEqual([]);
       expect(session.errors).toEqual([]);

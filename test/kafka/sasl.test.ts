@@ -79,7 +79,8 @@ async function run(file: string, env: Record<string, string>, timeoutMs = 60_000
     child.exited,
   ]);
   clearTimeout(timer);
-  return { output: out + err, code };
+  // Log lines are JSON: quotes inside their messages arrive escaped.
+  return { output: (out + err).replaceAll('\\"', '"'), code };
 }
 
 describe("with the right credentials", () => {
