@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn } from "bun";
 import { createApp } from "../src/api/app.ts";
-import { ProduceBatcher } from "../src/api/produce-batcher.ts";
 import { parseDlqArgs } from "../src/dlq.ts";
 import { endOffsets } from "../src/kafka/admin.ts";
 import { createProducer, produce } from "../src/kafka/client.ts";
@@ -17,6 +16,7 @@ import { encodeMessage } from "../src/transaction/message.ts";
 import type { AcceptedTransaction } from "../src/transaction/rules.ts";
 import { processEnv, repoRoot, startProcess, type TxlogProcess } from "./support/processes.ts";
 import {
+  discardingBatcher,
   eventually,
   freshDatabase,
   kafkaConnection,
@@ -198,15 +198,7 @@ async function statusOf(id: string): Promise<Record<string, unknown>> {
   const app = createApp({
     config,
     sql: db.sql,
-    batcher: new ProduceBatcher({
-      send: async () => {},
-      lingerMs: 1,
-      batchMessagesMax: 1,
-      requestBytesMax: 1024,
-      inFlightMax: 1,
-      queuedMessagesMax: 1,
-      acceptTimeoutMs: 1000,
-    }),
+    batcher: discardingBatcher(),
     shutdown: { requested: false },
     kafkaAnswers: async () => true,
   });

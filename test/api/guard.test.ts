@@ -4,13 +4,19 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { createApp } from "../../src/api/app.ts";
-import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
 import { type RunningApi, startApi } from "../../src/api.ts";
 import { endOffsets } from "../../src/kafka/admin.ts";
 import { type ApiKeyScope, apiKeyEntryText, newApiKey, parseApiKeyEntries } from "../../src/runtime/api-keys.ts";
 import type { Config } from "../../src/runtime/config.ts";
 import { paymentBody as paysimRow } from "../support/processes.ts";
-import { freshDatabase, kafkaConnection, type TestDatabase, testConfig, testTopics } from "../support/run.ts";
+import {
+  discardingBatcher,
+  freshDatabase,
+  kafkaConnection,
+  type TestDatabase,
+  testConfig,
+  testTopics,
+} from "../support/run.ts";
 
 const writer = newApiKey("writer");
 const reader = newApiKey("reader");
@@ -124,15 +130,7 @@ function appWith(overrides: Partial<Config>, requestsInFlight?: () => number) {
   return createApp({
     config: appConfig,
     sql: db.sql,
-    batcher: new ProduceBatcher({
-      send: async () => {},
-      lingerMs: 1,
-      batchMessagesMax: 1,
-      inFlightMax: 1,
-      queuedMessagesMax: 1,
-      acceptTimeoutMs: 1000,
-      requestBytesMax: 1024 * 1024,
-    }),
+    batcher: discardingBatcher(),
     shutdown: { requested: false },
     kafkaAnswers: async () => true,
     requestsInFlight,

@@ -2,11 +2,10 @@
 // sees it. The app answers in-process (app.handle): no listener, no Kafka.
 import { afterAll, expect, test } from "bun:test";
 import { createApp } from "../../src/api/app.ts";
-import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
 import { encodeCursor } from "../../src/api/reads.ts";
 import { readyCacheMs } from "../../src/api/routes/health.ts";
 import { openDatabase } from "../../src/postgres/connection.ts";
-import { testConfig } from "../support/run.ts";
+import { discardingBatcher, testConfig } from "../support/run.ts";
 
 const config = testConfig();
 const sql = openDatabase(config.databaseUrl, { poolMax: 1 });
@@ -16,15 +15,7 @@ const app = createApp({
   config,
   sql,
   // Reports never produce.
-  batcher: new ProduceBatcher({
-    send: async () => {},
-    lingerMs: 1,
-    batchMessagesMax: 1,
-    requestBytesMax: 1024,
-    inFlightMax: 1,
-    queuedMessagesMax: 1,
-    acceptTimeoutMs: 1000,
-  }),
+  batcher: discardingBatcher(),
   shutdown: { requested: false },
   kafkaAnswers: async () => true,
 });
@@ -68,15 +59,7 @@ function appWithReadTimeout(timeoutMs: number) {
     config: { ...config, readStatementTimeoutMs: timeoutMs },
     sql,
     reads,
-    batcher: new ProduceBatcher({
-      send: async () => {},
-      lingerMs: 1,
-      batchMessagesMax: 1,
-      requestBytesMax: 1024,
-      inFlightMax: 1,
-      queuedMessagesMax: 1,
-      acceptTimeoutMs: 1000,
-    }),
+    batcher: discardingBatcher(),
     shutdown: { requested: false },
     kafkaAnswers: async () => true,
   });
@@ -123,15 +106,7 @@ test("GET /health says the process is alive without asking a dependency; /ready 
   const probed = createApp({
     config,
     sql,
-    batcher: new ProduceBatcher({
-      send: async () => {},
-      lingerMs: 1,
-      batchMessagesMax: 1,
-      requestBytesMax: 1024,
-      inFlightMax: 1,
-      queuedMessagesMax: 1,
-      acceptTimeoutMs: 1000,
-    }),
+    batcher: discardingBatcher(),
     shutdown: { requested: false },
     kafkaAnswers: async () => {
       checks++;

@@ -3,7 +3,6 @@
 import { afterAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createApp } from "../../src/api/app.ts";
-import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
 import { committedOffsets, endOffsets } from "../../src/kafka/admin.ts";
 import {
   consume,
@@ -28,6 +27,7 @@ import type { AcceptedTransaction } from "../../src/transaction/rules.ts";
 import { startWorker, type WorkerHandle } from "../../src/worker.ts";
 import { type CapturedLog, capturedLog, silentLog } from "../support/logs.ts";
 import {
+  discardingBatcher,
   eventually,
   freshDatabase,
   kafkaConnection,
@@ -399,15 +399,7 @@ test("every poison message that carries an id ends Rejected: recorded with its r
   const app = createApp({
     config,
     sql: db.sql,
-    batcher: new ProduceBatcher({
-      send: async () => {},
-      lingerMs: 1,
-      batchMessagesMax: 1,
-      inFlightMax: 1,
-      queuedMessagesMax: 1,
-      acceptTimeoutMs: 1000,
-      requestBytesMax: 1024 * 1024,
-    }),
+    batcher: discardingBatcher(),
     shutdown: { requested: false },
     kafkaAnswers: async () => true,
   });

@@ -1,5 +1,6 @@
 // Helpers for tests: names and databases of this test run (see test/setup.ts).
 
+import { ProduceBatcher } from "../../src/api/produce-batcher.ts";
 import type { KafkaConnection } from "../../src/kafka/client.ts";
 import { kafkaConnection as connectionOf } from "../../src/kafka/connection.ts";
 import { dropDatabase, ensureDatabase, openDatabase, type Sql, withDatabase } from "../../src/postgres/connection.ts";
@@ -83,4 +84,20 @@ export function sampleTransaction(overrides: Partial<AcceptedTransaction> = {}):
     isFlaggedFraud: false,
     ...overrides,
   };
+}
+
+/**
+ * A produce batcher whose requests go nowhere, answered at once: for apps
+ * under test that only read, or whose test never looks at Kafka.
+ */
+export function discardingBatcher(): ProduceBatcher {
+  return new ProduceBatcher({
+    send: async () => {},
+    lingerMs: 1,
+    batchMessagesMax: 1,
+    requestBytesMax: 1024 * 1024,
+    inFlightMax: 1,
+    queuedMessagesMax: 1,
+    acceptTimeoutMs: 1000,
+  });
 }

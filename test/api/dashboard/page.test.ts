@@ -5,10 +5,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { freePort } from "../../../scripts/broker.ts";
 import { createApp, createDashboard } from "../../../src/api/app.ts";
-import { ProduceBatcher } from "../../../src/api/produce-batcher.ts";
 import type { Config } from "../../../src/runtime/config.ts";
 import { chromiumInstalled, openPage, type PageSession } from "../../support/browser.ts";
-import { freshDatabase, type TestDatabase, testConfig, testTopics } from "../../support/run.ts";
+import { discardingBatcher, freshDatabase, type TestDatabase, testConfig, testTopics } from "../../support/run.ts";
 
 const key = "dashboard-test-key";
 let db: TestDatabase;
@@ -30,15 +29,7 @@ beforeAll(async () => {
   const app = createApp({
     config,
     sql: db.sql,
-    batcher: new ProduceBatcher({
-      send: async () => {},
-      lingerMs: 1,
-      batchMessagesMax: 1,
-      requestBytesMax: 1024,
-      inFlightMax: 1,
-      queuedMessagesMax: 1,
-      acceptTimeoutMs: 1000,
-    }),
+    batcher: discardingBatcher(),
     shutdown: { requested: false },
     kafkaAnswers: async () => false,
     dashboard,
