@@ -33,3 +33,24 @@ test("a SeriesHistogram prints what prom-client's own Histogram prints for the s
   expect(series.get('txlog_test_seconds_bucket{le="+Inf",route="/a",status="200"}')).toBe(4);
   expect(metricSum(series, "txlog_test_seconds_count")).toBe(5);
 });
+
+test("the process registry leaves out the heap-space figures, which Bun reads by walking the whole heap", async () => {
+  // Made first: prom-client probes once whether the call exists; only scrapes must not walk.
+  const registry = processRegistry();
+  const v8 = await import("node:v8");
+  const original = v8.default.getHeapSpaceStatistics;
+  let walks = 0;
+  v8.default.getHeapSpaceStatistics = () => {
+    walks++;
+    return original();
+  };
+  try {
+    const text = await registry.metrics();
+    expect(text).toContain("txlog_process_cpu_seconds_total");
+    expect(text).toContain("txlog_nodejs_heap_size_used_bytes");
+    expect(text).not.toContain("heap_space");
+    expect(walks).toBe(0);
+  } finally {
+    v8.default.getHeapSpaceStatistics = original;
+  }
+});
