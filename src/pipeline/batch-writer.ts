@@ -6,17 +6,24 @@
 import type { TransactionSql } from "postgres";
 import { type KafkaMessage, type KafkaProducer, produceRefusal } from "../kafka/client.ts";
 import type { Sql } from "../postgres/connection.ts";
+import { CopyLinesBuilder } from "../postgres/copy-lines.ts";
 import { insertRejections, type Rejection } from "../postgres/rejections.ts";
 import { type ConsumedTransaction, copyLine } from "../postgres/stored-row.ts";
 import { Episodes } from "../runtime/episodes.ts";
 import { errorText } from "../runtime/error-text.ts";
 import { logCommitted, logReceived } from "../runtime/log-lines.ts";
 import type { Logger } from "../runtime/logger.ts";
-import { decodeMessage, messageApiKeyId, messageTransactionId } from "../transaction/message.ts";
+import { copyReadyKeyLength, decodeMessage, messageApiKeyId, messageTransactionId } from "../transaction/message.ts";
 import { describeErrors } from "../transaction/rules.ts";
 import { type Batch, BatchLimitError } from "./batcher.ts";
 import type { BatchHandler } from "./consume-loop.ts";
-import { type IsolatedWriteResult, type RejectedRow, WriteInvariantError, writeBatchIsolating } from "./copy-writer.ts";
+import {
+  type EncodedRows,
+  type IsolatedWriteResult,
+  type RejectedRow,
+  WriteInvariantError,
+  writeBatchIsolating,
+} from "./copy-writer.ts";
 import { type DeadLetter, DeadLetterRefusedError, deadLetterRequests, sendDeadLetters } from "./dead-letters.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { OwnershipError } from "./ownership.ts";
@@ -70,12 +77,11 @@ export interface PreparedBatch {
   batch: Batch<KafkaMessage>;
   /** Final statuses of the messages that can never be written and carry an id. */
   rejections: Rejection[];
-  rows: ConsumedTransaction[];
-  /** rows encoded as COPY lines, ahead of the write. */
-  lines: string[];
+  /** The rows to write as COPY text, ahead of the write; decoded only if they must be named. */
+  rows: EncodedRows;
   letters: DeadLetter[];
-  /** The message each row was decoded from (for dead-lettering a row PostgreSQL refuses). */
-  sources: Map<ConsumedTransaction, KafkaMessage>;
+  /** The message a decoded row came from (for dead-lettering a row PostgreSQL refuses). */
+  sourceOf(row: ConsumedTransaction): KafkaMessage;
 }
 
 export interface WrittenBatch {
@@ -175,10 +181,10 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
       directCopy = false;
     },
     async write(prepared, signal) {
-      const { batch, rows, lines, letters, sources, rejections } = prepared;
+      const { batch, rows, letters, rejections } = prepared;
       logBatchReceived(batch, options.log);
       const startedMs = Date.now();
-      const batchRefusals = refusals.begin(rows.length);
+      const batchRefusals = refusals.begin(rows.count);
       const onRefused = ({ sqlstate, reason }: RejectedRow) => {
         if (sqlstate !== undefined) batchRefusals.refused(sqlstate, reason);
       };
@@ -190,14 +196,14 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
         "postgres",
         () => {
           batchRefusals.restart();
-          return writeBatchIsolating(options.sql, rows, { direct: directCopy, onRefused, within }, lines);
+          return writeBatchIsolating(options.sql, rows, { direct: directCopy, onRefused, within });
         },
         signal,
       );
       if (result === undefined) return undefined;
       directCopy = result.duplicates === 0;
       for (const { row, reason } of result.rejected) {
-        letters.push({ message: sources.get(row) as KafkaMessage, reason: `database refused: ${reason}` });
+        letters.push({ message: prepared.sourceOf(row), reason: `database refused: ${reason}` });
       }
       if (!result.whole) {
         // Isolated row by row: the statuses go in one transaction of their own, still before the offsets move.
@@ -244,19 +250,29 @@ export function batchWriter(options: BatchWriterOptions): BatchWriter {
 }
 
 /**
- * Decodes a batch and encodes its COPY lines: the worker's CPU work, done
- * while PostgreSQL is still writing the previous batch.
+ * Checks a batch and encodes its COPY text: the worker's CPU work, done
+ * while PostgreSQL is still writing the previous batch. A well-formed
+ * version 2 or 3 value goes into the COPY text as the bytes it arrived as
+ * (copy-lines.ts); anything else is decoded, and written or rejected.
  */
 async function prepare(batch: Batch<KafkaMessage>): Promise<PreparedBatch> {
-  const rows: ConsumedTransaction[] = [];
+  const text = new CopyLinesBuilder();
+  const rowMessages: KafkaMessage[] = [];
   const letters: DeadLetter[] = [];
   const rejections: Rejection[] = [];
-  const sources = new Map<ConsumedTransaction, KafkaMessage>();
   for (const [index, message] of batch.items.entries()) {
     // Yield now and then, so the previous batch's database replies are read
     // as they arrive instead of after the whole batch is decoded.
     if (index > 0 && index % prepareSliceMessages === 0) await new Promise((resolve) => setImmediate(resolve));
-    const decoded = decodeMessage(message.value);
+    const value = message.value;
+    // Version 2 and 3 values are ASCII: latin1 maps each byte to one character.
+    const keyLength = value !== undefined && value.length > 0 ? copyReadyKeyLength(value.toString("latin1")) : -1;
+    if (keyLength >= 0) {
+      text.addMessage(value as Buffer, keyLength, message.partition, message.offset);
+      rowMessages.push(message);
+      continue;
+    }
+    const decoded = decodeMessage(value);
     if (!decoded.ok) {
       const reason = describeErrors(decoded.errors);
       letters.push({ message, reason });
@@ -274,15 +290,49 @@ async function prepare(batch: Batch<KafkaMessage>): Promise<PreparedBatch> {
       }
       continue;
     }
+    text.addLine(copyLine({ transaction: decoded.value, partition: message.partition, offset: message.offset }));
+    rowMessages.push(message);
+  }
+  if (text.lines !== rowMessages.length) {
+    throw new WriteInvariantError(`${text.lines} COPY lines for ${rowMessages.length} rows`);
+  }
+  const sources = new Map<ConsumedTransaction, KafkaMessage>();
+  let decodedRows: ConsumedTransaction[] | undefined;
+  const rows: EncodedRows = {
+    count: rowMessages.length,
+    text: text.finish(),
+    rows: () => {
+      decodedRows ??= decodeRows(rowMessages, sources);
+      return decodedRows;
+    },
+  };
+  return {
+    batch,
+    rows,
+    letters,
+    rejections,
+    sourceOf: (row) => {
+      const message = sources.get(row);
+      if (message === undefined) throw new WriteInvariantError("a row of no message in its batch");
+      return message;
+    },
+  };
+}
+
+/** The rows of messages prepare() took as rows, decoded, each noted with its message in `sources`. */
+function decodeRows(messages: KafkaMessage[], sources: Map<ConsumedTransaction, KafkaMessage>): ConsumedTransaction[] {
+  return messages.map((message) => {
+    const decoded = decodeMessage(message.value);
+    // Every message here passed copyReadyKeyLength (stricter than decodeMessage) or decodeMessage itself.
+    if (!decoded.ok) throw new WriteInvariantError(`a message taken as a row no longer decodes: ${message.offset}`);
     const row: ConsumedTransaction = {
       transaction: decoded.value,
       partition: message.partition,
       offset: message.offset,
     };
-    rows.push(row);
     sources.set(row, message);
-  }
-  return { batch, rows, lines: rows.map(copyLine), letters, sources, rejections };
+    return row;
+  });
 }
 
 function refusedRejection({ row, reason }: RejectedRow): Rejection {

@@ -46,8 +46,26 @@ export class WriteInvariantError extends Error {
   }
 }
 
-/** Lines per write to the COPY stream: bounds each chunk, not the batch. */
+/** Lines per write to the COPY stream when the text comes as lines: bounds each chunk, not the batch. */
 const copyChunkLines = 1000;
+
+/** COPY text in chunks of whole lines (strings, or bytes a CopyLinesBuilder wrote). */
+export type CopyText = ReadonlyArray<string | Uint8Array>;
+
+/**
+ * A batch to write: its COPY text, its row count, and its rows, decoded only
+ * when they must be named (a write isolating a refused row, a dead letter).
+ */
+export interface EncodedRows {
+  readonly count: number;
+  readonly text: CopyText;
+  rows(): ConsumedTransaction[];
+}
+
+/** Rows decoded already, encoded with copyLine. */
+export function encodeRows(rows: ConsumedTransaction[]): EncodedRows {
+  return { count: rows.length, text: copyChunks(rows.map(copyLine)), rows: () => rows };
+}
 
 export interface WriteOptions {
   /**
@@ -78,7 +96,7 @@ export class CopyTimeoutError extends Error {
 }
 
 /**
- * Writes a batch's encoded lines (rows.map(copyLine)) in one PostgreSQL
+ * Writes a batch's COPY text (`expectedRows` lines) in one PostgreSQL
  * transaction and says how many were new: the direct COPY
  * first unless options.direct is false, and the staging table when the
  * direct COPY is refused for its data (a duplicate id, or a value PostgreSQL
@@ -86,7 +104,7 @@ export class CopyTimeoutError extends Error {
  */
 export async function writeLines(
   sql: Sql,
-  lines: string[],
+  text: CopyText,
   expectedRows: number,
   options: WriteOptions = {},
 ): Promise<WriteResult> {
@@ -96,12 +114,12 @@ export async function writeLines(
   }
   if (options.direct !== false) {
     try {
-      return await copyDirect(sql, lines, expectedRows, options);
+      return await copyDirect(sql, text, expectedRows, options);
     } catch (error) {
       if (!isDataError(error)) throw error;
     }
   }
-  return writeStagingLines(sql, lines, expectedRows, options);
+  return writeStagingLines(sql, text, expectedRows, options);
 }
 
 /** The batch's lines as COPY chunks of at most copyChunkLines lines each. */
@@ -111,10 +129,10 @@ function copyChunks(lines: string[]): string[] {
   return chunks;
 }
 
-/** Streams `chunks` into a COPY … FROM STDIN, bounded by copyTimeoutMs. */
-function copyInto(copy: Promise<Writable>, chunks: string[], copyTimeoutMs: number): Promise<void> {
+/** Streams `text` into a COPY … FROM STDIN, bounded by copyTimeoutMs. */
+function copyInto(copy: Promise<Writable>, text: CopyText, copyTimeoutMs: number): Promise<void> {
   return withTimeout(
-    copy.then((writable) => pipeline(Readable.from(chunks), writable)),
+    copy.then((writable) => pipeline(Readable.from(text), writable)),
     copyTimeoutMs,
     () => new CopyTimeoutError(copyTimeoutMs),
   );
@@ -126,40 +144,34 @@ function copyInto(copy: Promise<Writable>, chunks: string[], copyTimeoutMs: numb
  * committed_at take their column defaults ('Completed', the transaction's
  * now(), as on the staging path).
  */
-async function copyDirect(sql: Sql, lines: string[], expectedRows: number, options: WriteOptions) {
-  if (lines.length !== expectedRows) {
-    throw new WriteInvariantError(`${lines.length} lines for a batch of ${expectedRows}`);
-  }
-  const chunks = copyChunks(lines);
+async function copyDirect(sql: Sql, text: CopyText, expectedRows: number, options: WriteOptions) {
   return sql.begin(async (tx) => {
     const copy = tx`COPY transactions (${tx(copyColumns)}) FROM STDIN`.writable();
     // Throwing out of the callback makes sql.begin send ROLLBACK.
-    await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
+    await copyInto(copy, text, options.copyTimeoutMs ?? copyTimeoutMsDefault);
     await options.within?.(tx);
     return { inserted: expectedRows, duplicates: 0, path: "direct" as const, keyConflicts: 0 };
   });
 }
 
 /**
- * The careful way, from encoded lines; `expectedRows` is the batch size the
+ * The careful way, from COPY text; `expectedRows` is the batch size the
  * staging table must hold. Exported for tests, which feed it lines no ConsumedTransaction
  * can produce.
  */
 export async function writeStagingLines(
   sql: Sql,
-  lines: string[],
+  text: CopyText,
   expectedRows: number,
   options: WriteOptions = {},
 ): Promise<WriteResult> {
-  const chunks = copyChunks(lines);
-
   return sql.begin(async (tx) => {
     // Text columns: COPY itself never rejects a value; the casts in the INSERT
     // below do, with a normal SQL error naming the value. Created once per
     // connection and emptied at each commit: no catalog churn per batch.
     await createStagingTable(tx);
     const copy = tx`COPY ${tx(stagingTable)} (${tx(copyColumns)}) FROM STDIN`.writable();
-    await copyInto(copy, chunks, options.copyTimeoutMs ?? copyTimeoutMsDefault);
+    await copyInto(copy, text, options.copyTimeoutMs ?? copyTimeoutMsDefault);
 
     // The staging count and the insert travel in one statement (one round
     // trip). ORDER BY id keeps the first copy of an id sent twice in one batch
@@ -275,16 +287,20 @@ export interface IsolatedWriteResult extends WriteResult {
  */
 export async function writeBatchIsolating(
   sql: Sql,
-  rows: ConsumedTransaction[],
+  batch: ConsumedTransaction[] | EncodedRows,
   options: IsolateOptions = {},
-  /** rows.map(copyLine), when the caller encoded them ahead of time. */
-  lines?: string[],
 ): Promise<IsolatedWriteResult> {
+  const encoded = Array.isArray(batch) ? encodeRows(batch) : batch;
   try {
-    const result = await writeLines(sql, lines ?? rows.map(copyLine), rows.length, options);
+    const result = await writeLines(sql, encoded.text, encoded.count, options);
     return { ...result, rejected: [], whole: true };
   } catch (error) {
     if (!isDataError(error)) throw error;
+    // Named only now: a batch the database takes whole never decodes its rows.
+    const rows = encoded.rows();
+    if (rows.length !== encoded.count) {
+      throw new WriteInvariantError(`${rows.length} rows decoded from a batch of ${encoded.count}`);
+    }
     if (rows.length === 1) {
       const rejected = refusedRow(rows[0] as ConsumedTransaction, error);
       options.onRefused?.(rejected);

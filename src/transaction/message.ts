@@ -115,6 +115,48 @@ export const textMessagePattern = new RegExp(
     .replaceAll("NAME", namePattern.slice(1, -1).replace("]+", `]{1,${nameLengthMax}}`)),
 );
 
+/**
+ * A version 2 or 3 value whose text can go into the worker's COPY stream as
+ * it is: textMessagePattern with two more limits, so that nothing it passes
+ * needs escaping or a closer look. Names leave out the backslash (the one
+ * character of theirs COPY escapes) and acceptedAt is spelled out in the
+ * pattern (year 1 on, hours to 23), leaving only the month's length and the
+ * step's bound to check. Whatever it refuses goes through decodeMessage, so
+ * it may only ever be stricter than textMessagePattern, never looser.
+ */
+export const copyReadyPattern = new RegExp(
+  textMessagePattern.source
+    .replaceAll(namePattern.slice(1, -1).replace("]+", "]"), "[\\x21-\\x5B\\x5D-\\x7E]")
+    .replace(
+      "\\t([^\\t]*)",
+      "\\t([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,3})?Z",
+    ),
+);
+
+const monthDays = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function dayExists(year: number, month: number, day: number): boolean {
+  if (day <= 28) return true;
+  if (month === 2) return day === 29 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (monthDays[month - 1] as number);
+}
+
+/**
+ * For a value that copyReadyPattern passes and decodeMessage would accept as
+ * it is: the length of its key id field ("\t" and the id; 0 for version 2),
+ * which is the one part of the value that moves in its COPY line. -1 for
+ * anything else (decodeMessage then judges it).
+ */
+export function copyReadyKeyLength(text: string): number {
+  const m = copyReadyPattern.exec(text);
+  if (m === null || Number(m[2]) > stepMax) return -1;
+  const year = Number(m[13]);
+  if (year === 0 || !dayExists(year, Number(m[14]), Number(m[15]))) return -1;
+  const key = m[16];
+  if ((text.charCodeAt(0) === keyedCharCode) !== (key !== undefined)) return -1;
+  return key === undefined ? 0 : key.length + 1;
+}
+
 /** A version 2 or 3 value; the fast pattern first, the schema's own checks for anything it refuses. */
 function decodeTextMessage(text: string): Checked<AcceptedTransaction> {
   const m = textMessagePattern.exec(text);
