@@ -99,6 +99,13 @@ const compiledMessageValue = TypeCompiler.Compile(
   ),
 );
 
+/** Canonical money below 10^13, or exactly 10^13 (the largest allowed). */
+const moneyText = `(?:${canonicalMoneyPattern.source.slice(1, -1)}|10000000000000\\.00)`;
+const nameText = namePattern.slice(1, -1).replace("]+", `]{1,${nameLengthMax}}`);
+const uuidText = uuidPattern.source.slice(1, -1);
+const typeText = transactionTypes.join("|");
+const keyText = apiKeyIdPattern.source.slice(1, -1);
+
 /**
  * A version 2 or 3 value that needs no further look: every field in its canonical
  * form (step still needs its upper bound, acceptedAt its calendar check).
@@ -106,31 +113,24 @@ const compiledMessageValue = TypeCompiler.Compile(
  * pattern may only ever be stricter than the schema, never looser.
  */
 export const textMessagePattern = new RegExp(
-  `^[${messageVersion}${keyedMessageVersion}]\\tUUID\\t([1-9][0-9]{0,4})\\t(TYPE)\\t(MONEY)\\t(NAME)\\t(MONEY)\\t(MONEY)\\t(NAME)\\t(MONEY)\\t(MONEY)\\t([tf])\\t([tf])\\t([^\\t]*)(?:\\t(KEY))?$`
-    .replace("UUID", `(${uuidPattern.source.slice(1, -1)})`)
-    .replace("KEY", apiKeyIdPattern.source.slice(1, -1))
-    .replace("TYPE", transactionTypes.join("|"))
-    // Canonical money below 10^13, or exactly 10^13 (the largest allowed).
-    .replaceAll("MONEY", `(?:${canonicalMoneyPattern.source.slice(1, -1)}|10000000000000\\.00)`)
-    .replaceAll("NAME", namePattern.slice(1, -1).replace("]+", `]{1,${nameLengthMax}}`)),
+  `^[${messageVersion}${keyedMessageVersion}]\\t(${uuidText})\\t([1-9][0-9]{0,4})\\t(${typeText})\\t(${moneyText})\\t(${nameText})\\t(${moneyText})\\t(${moneyText})\\t(${nameText})\\t(${moneyText})\\t(${moneyText})\\t([tf])\\t([tf])\\t([^\\t]*)(?:\\t(${keyText}))?$`,
 );
+
+/** A name without the backslash, the one character of a name COPY escapes. */
+const plainNameText = nameText.replace("\\x21-\\x7E]", "\\x21-\\x5B\\x5D-\\x7E]");
 
 /**
  * A version 2 or 3 value whose text can go into the worker's COPY stream as
  * it is: textMessagePattern with two more limits, so that nothing it passes
- * needs escaping or a closer look. Names leave out the backslash (the one
- * character of theirs COPY escapes) and acceptedAt is spelled out in the
- * pattern (year 1 on, hours to 23), leaving only the month's length and the
- * step's bound to check. Whatever it refuses goes through decodeMessage, so
- * it may only ever be stricter than textMessagePattern, never looser.
+ * needs escaping or a closer look. Names leave out the backslash and
+ * acceptedAt is spelled out (year, month and day captured; hours to 23), so
+ * only the month's length and the step's bound are left to check. It
+ * captures only what copyReadyKeyLength reads. Whatever it refuses goes
+ * through decodeMessage, so it may only ever be stricter than
+ * textMessagePattern, never looser.
  */
 export const copyReadyPattern = new RegExp(
-  textMessagePattern.source
-    .replaceAll(namePattern.slice(1, -1).replace("]+", "]"), "[\\x21-\\x5B\\x5D-\\x7E]")
-    .replace(
-      "\\t([^\\t]*)",
-      "\\t([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,3})?Z",
-    ),
+  `^[${messageVersion}${keyedMessageVersion}]\\t${uuidText}\\t([1-9][0-9]{0,4})\\t(?:${typeText})\\t${moneyText}\\t${plainNameText}\\t${moneyText}\\t${moneyText}\\t${plainNameText}\\t${moneyText}\\t${moneyText}\\t[tf]\\t[tf]\\t([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,3})?Z(?:\\t(${keyText}))?$`,
 );
 
 const monthDays = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -149,10 +149,10 @@ function dayExists(year: number, month: number, day: number): boolean {
  */
 export function copyReadyKeyLength(text: string): number {
   const m = copyReadyPattern.exec(text);
-  if (m === null || Number(m[2]) > stepMax) return -1;
-  const year = Number(m[13]);
-  if (year === 0 || !dayExists(year, Number(m[14]), Number(m[15]))) return -1;
-  const key = m[16];
+  if (m === null || Number(m[1]) > stepMax) return -1;
+  const year = Number(m[2]);
+  if (year === 0 || !dayExists(year, Number(m[3]), Number(m[4]))) return -1;
+  const key = m[5];
   if ((text.charCodeAt(0) === keyedCharCode) !== (key !== undefined)) return -1;
   return key === undefined ? 0 : key.length + 1;
 }
