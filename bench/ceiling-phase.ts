@@ -28,7 +28,9 @@ export async function measureCeilings(run: Run): Promise<Ceilings> {
 async function measureCopy({ sql, source, prefix, config, say }: Run): Promise<Ceilings["copy"]> {
   say("ceiling: COPY of the rows into a copy of the transactions table ...");
   const copy = await copyCeiling(sql, source, join(tmpdir(), `${prefix}-copy.txt`), config.topicPartitions);
-  say(`ceiling: COPY ${copy.rowsPerSecond.toFixed(0)} rows/s (${copy.seconds.toFixed(2)} s)`);
+  say(
+    `ceiling: COPY ${copy.rowsPerSecond.toFixed(0)} rows/s (${copy.seconds.toFixed(2)} s; PostgreSQL CPU ${copy.postgresCpuSeconds.toFixed(2)} s)`,
+  );
   return copy;
 }
 

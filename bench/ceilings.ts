@@ -28,7 +28,8 @@ import { newTransactionId } from "../src/transaction/ids.ts";
 import { encodeMessage } from "../src/transaction/message.ts";
 import { answers, startChild, waitUntilReady } from "./children.ts";
 import { type LoadResult, percentiles, runLoad } from "./load.ts";
-import { sampleProcess } from "./procstat.ts";
+import { samplePostgresCpu } from "./phase-cpu.ts";
+import { groupCpuDelta, sampleProcess } from "./procstat.ts";
 import { acceptedNow, type Bodies, chunks, type RowSource } from "./rows.ts";
 
 export interface Rate {
@@ -51,7 +52,12 @@ export const copyCeilingTable = "bench_copy_ceiling";
  * file into a fresh table LIKE transactions INCLUDING ALL (primary key,
  * indexes, checks, defaults). Ids are new UUIDv7s, as the API would choose.
  */
-export async function copyCeiling(sql: Sql, source: RowSource, file: string, partitions: number): Promise<Rate> {
+/** The COPY ceiling: its rate and what PostgreSQL spent on it (the yardstick of its CPU during a drain). */
+export interface CopyCeiling extends Rate {
+  postgresCpuSeconds: number;
+}
+
+export async function copyCeiling(sql: Sql, source: RowSource, file: string, partitions: number): Promise<CopyCeiling> {
   const out = createWriteStream(file);
   let rows = 0;
   const acceptedAt = new Date().toISOString();
@@ -93,12 +99,14 @@ export async function copyCeiling(sql: Sql, source: RowSource, file: string, par
     // Dirty pages of earlier phases are not this phase's cost.
     await sql`CHECKPOINT`;
     const startedMs = performance.now();
+    const postgresBefore = samplePostgresCpu();
     const copy = await sql`COPY ${sql(copyCeilingTable)} (${sql(copyColumns)}) FROM STDIN`.writable();
     await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), copy);
     const seconds = (performance.now() - startedMs) / 1000;
+    const postgresCpuSeconds = groupCpuDelta(postgresBefore, samplePostgresCpu());
     const [stored] = await sql<{ n: number }[]>`SELECT count(*)::integer AS n FROM ${sql(copyCeilingTable)}`;
     if (stored?.n !== rows) throw new Error(`copy ceiling: the table holds ${stored?.n} rows, ${rows} were copied`);
-    return rate(rows, seconds);
+    return { ...rate(rows, seconds), postgresCpuSeconds };
   } finally {
     await sql`DROP TABLE IF EXISTS ${sql(copyCeilingTable)}`;
     await rm(file, { force: true });

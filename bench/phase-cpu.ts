@@ -33,13 +33,18 @@ export interface PhaseFigures {
 const postgresPids = () => findProcesses((comm) => comm === "postgres" || comm.startsWith("postgres:"));
 const kafkaPids = () => findProcesses((_, cmdline) => cmdline.includes("kafka.Kafka"));
 
+/** CPU seconds of PostgreSQL's processes so far, each by pid: two samples' groupCpuDelta is what it spent between them. */
+export function samplePostgresCpu(): Map<number, number> {
+  return groupCpuSeconds(postgresPids());
+}
+
 /** Samples the named processes (name to pid; the figures keep this order), PostgreSQL, Kafka and the machine. */
 export function samplePhase(pids: Record<string, number>): PhaseSamples {
   const processes = new Map<string, ProcessSample | undefined>();
   for (const [name, pid] of Object.entries(pids)) processes.set(name, sampleProcess(pid));
   return {
     processes,
-    postgres: groupCpuSeconds(postgresPids()),
+    postgres: samplePostgresCpu(),
     kafka: groupCpuSeconds(kafkaPids()),
     machine: machineCpu(),
   };
