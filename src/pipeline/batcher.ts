@@ -31,10 +31,6 @@ export class BatchLimitError extends Error {
   }
 }
 
-function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new BatchLimitError(message);
-}
-
 export class Batcher<T> {
   readonly limits: BatchLimits;
   #items: T[] = [];
@@ -42,15 +38,12 @@ export class Batcher<T> {
   #openedAtMs = 0;
 
   constructor(limits: BatchLimits) {
-    assert(Number.isSafeInteger(limits.rowsMax) && limits.rowsMax >= 1, `rowsMax must be >= 1, got ${limits.rowsMax}`);
-    assert(
-      Number.isSafeInteger(limits.bytesMax) && limits.bytesMax >= 1,
-      `bytesMax must be >= 1, got ${limits.bytesMax}`,
-    );
-    assert(
-      Number.isSafeInteger(limits.lingerMs) && limits.lingerMs >= 0,
-      `lingerMs must be >= 0, got ${limits.lingerMs}`,
-    );
+    if (!(Number.isSafeInteger(limits.rowsMax) && limits.rowsMax >= 1))
+      throw new BatchLimitError(`rowsMax must be >= 1, got ${limits.rowsMax}`);
+    if (!(Number.isSafeInteger(limits.bytesMax) && limits.bytesMax >= 1))
+      throw new BatchLimitError(`bytesMax must be >= 1, got ${limits.bytesMax}`);
+    if (!(Number.isSafeInteger(limits.lingerMs) && limits.lingerMs >= 0))
+      throw new BatchLimitError(`lingerMs must be >= 0, got ${limits.lingerMs}`);
     this.limits = { ...limits };
   }
 
@@ -88,7 +81,8 @@ export class Batcher<T> {
    * split, and refusing it would stop its partition for good.
    */
   add(item: T, bytes: number, nowMs: number): Batch<T> | undefined {
-    assert(Number.isSafeInteger(bytes) && bytes >= 0, `item size must be a byte count, got ${bytes}`);
+    if (!(Number.isSafeInteger(bytes) && bytes >= 0))
+      throw new BatchLimitError(`item size must be a byte count, got ${bytes}`);
     let closed: Batch<T> | undefined;
     if (!this.isEmpty) {
       if (this.#items.length + 1 > this.limits.rowsMax) closed = this.take(nowMs, "rows");
@@ -103,7 +97,7 @@ export class Batcher<T> {
 
   /** Closes and returns the open batch (which must not be empty). */
   take(nowMs: number, reason?: BatchCloseReason): Batch<T> {
-    assert(!this.isEmpty, "take() on an empty batch");
+    if (this.isEmpty) throw new BatchLimitError("take() on an empty batch");
     const closedBy =
       reason ??
       (this.#items.length >= this.limits.rowsMax
@@ -126,11 +120,11 @@ export class Batcher<T> {
     return batch;
   }
 
+  /** Runs once a consumed message: each error text is built only when its check fails. */
   #checkLimits(rows: number, bytes: number): void {
-    assert(rows <= this.limits.rowsMax, `batch of ${rows} rows exceeds rowsMax ${this.limits.rowsMax}`);
-    assert(
-      bytes <= this.limits.bytesMax || rows === 1,
-      `batch of ${bytes} bytes in ${rows} rows exceeds bytesMax ${this.limits.bytesMax}`,
-    );
+    if (!(rows <= this.limits.rowsMax))
+      throw new BatchLimitError(`batch of ${rows} rows exceeds rowsMax ${this.limits.rowsMax}`);
+    if (!(bytes <= this.limits.bytesMax || rows === 1))
+      throw new BatchLimitError(`batch of ${bytes} bytes in ${rows} rows exceeds bytesMax ${this.limits.bytesMax}`);
   }
 }
