@@ -16,6 +16,9 @@ import {
 /** Route label of a request no route matched (a 404, or refused before routing). */
 export const unmatchedRoute = "unmatched";
 
+/** Where a request's start time waits on its context: no per-request map to keep. */
+const startedAtMs = Symbol("txlog.startedAtMs");
+
 /** Methods given a label of their own; any other is "other" (a client picks the method, so the set must be closed). */
 const knownMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
 
@@ -87,6 +90,8 @@ export class ApiMetrics {
 }
 
 interface Answered {
+  /** Set by the onRequest hook on Elysia's context, which the route and afterResponse get too. */
+  [startedAtMs]?: number;
   route?: string;
   request: Request;
   set: { status?: number | string };
@@ -112,14 +117,13 @@ function unavailableCause(responseValue: unknown): string {
  * keep it to the operators' network.
  */
 export function metricsPlugin(metrics: ApiMetrics) {
-  const startedAtMs = new WeakMap<Request, number>();
   return new Elysia({ name: "metrics" })
-    .onRequest(({ request }) => {
-      startedAtMs.set(request, performance.now());
+    .onRequest((context) => {
+      (context as unknown as Answered)[startedAtMs] = performance.now();
     })
     .onAfterResponse({ as: "global" }, (context) => {
       const answered = context as unknown as Answered;
-      const started = startedAtMs.get(answered.request);
+      const started = answered[startedAtMs];
       const seconds = started === undefined ? 0 : (performance.now() - started) / 1000;
       const status = answeredStatus(answered);
       const method = knownMethods.has(answered.request.method) ? answered.request.method : "other";

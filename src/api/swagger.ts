@@ -4,10 +4,10 @@
 // runs no third-party script fetched at view time. API_DOCS=off mounts none
 // of it: both answer 404.
 import { join } from "node:path";
-import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import type { Config } from "../runtime/config.ts";
 import { securitySchemes } from "./guard.ts";
+import { openapi } from "./openapi.ts";
 import { fileResponse, packageAssets } from "./static-assets.ts";
 
 export const docsPath = "/swagger";
