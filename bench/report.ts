@@ -214,6 +214,18 @@ export function judge(results: Omit<Results, "ratios" | "targets">): { ratios: R
     } else {
       add("committed rows/s (end to end)", p.committedPerSecond, "rows/s", "accepted rows/s", p.acceptedPerSecond);
     }
+    // The single-POST figure to improve: the API's CPU per accepted row against the bare route's server
+    // CPU per row under the same load (the load generator shares the cores, so throughput ratios blur it).
+    const api = p.processes.api;
+    if (api && c.http && c.http.rows > 0 && c.http.cpuSeconds > 0) {
+      add(
+        "API CPU per accepted row",
+        api.cpuMicrosPerRow,
+        "µs",
+        "bare Elysia server CPU per row",
+        (c.http.cpuSeconds * 1e6) / c.http.rows,
+      );
+    }
     if (p.http202LatencyMs && c.http) {
       add("HTTP 202 latency p50", p.http202LatencyMs.p50, "ms", `${bare} p50`, c.http.latencyMs.p50);
       add("HTTP 202 latency p99", p.http202LatencyMs.p99, "ms", `${bare} p99`, c.http.latencyMs.p99);
