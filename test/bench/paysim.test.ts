@@ -121,6 +121,9 @@ describe("bench/paysim.ts replays, reconciles and writes its results", () => {
     expect(results.targets.map((t) => t.name)).toContain("single POSTs accepted/s / bare Elysia");
     expect(results.targets.map((t) => t.name)).not.toContain("end-to-end committed/s / min(COPY, Kafka)");
     expect(results.ratios.find((r) => r.ceiling === "accepted rows/s")?.ratio).toBeGreaterThan(0);
+    // The API's CPU per row against the bare server's, both measured in this run.
+    expect(results.ceilings.http?.cpuSeconds).toBeGreaterThan(0);
+    expect(results.ratios.find((r) => r.metric === "API CPU per accepted row")?.ratio).toBeGreaterThan(0);
   }, 60_000);
 
   test("via batch: POST /transactions of 500 rows", async () => {
@@ -138,6 +141,9 @@ describe("bench/paysim.ts replays, reconciles and writes its results", () => {
     expect(code).toBe(0);
     const results = await expectResults(outDir, "kafka");
     expect(results.pipeline.backlog?.produce.rows).toBe(rows);
+    // PostgreSQL's CPU per row in the drain, judged against what it spent on the COPY ceiling.
+    expect(results.ceilings.copy?.postgresCpuSeconds).toBeGreaterThan(0);
+    expect(results.targets.map((t) => t.name)).toContain("PostgreSQL CPU per row, drain / COPY ceiling");
     expect(results.pipeline.processes.api).toBeUndefined();
   }, 60_000);
 
