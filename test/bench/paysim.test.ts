@@ -6,13 +6,12 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawn } from "bun";
 import type { Results } from "../../bench/report.ts";
 import { namesWithPrefix } from "../../src/kafka/admin.ts";
 import { openDatabase, withDatabase } from "../../src/postgres/connection.ts";
+import { runScript } from "../support/processes.ts";
 import { kafkaConnection, testConfig } from "../support/run.ts";
 
-const root = join(import.meta.dir, "..", "..");
 const rows = 2000;
 const warmupRows = 1000;
 const outDirs: string[] = [];
@@ -25,17 +24,7 @@ async function runBench(args: string[]): Promise<{ code: number; output: string;
   const outDir = await mkdtemp(join(tmpdir(), "txlog-bench-test-"));
   outDirs.push(outDir);
   const command = ["bench/paysim.ts", "--rows", String(rows), "--warmup-rows", String(warmupRows), "--out", outDir];
-  const child = spawn([process.execPath, ...command, ...args], {
-    cwd: root,
-    env: process.env as Record<string, string>,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
+  const { code, stdout, stderr } = await runScript([...command, ...args]);
   return { code, output: stdout + stderr, outDir };
 }
 

@@ -8,6 +8,20 @@ import { type Subprocess, spawn } from "bun";
 
 export const repoRoot = join(import.meta.dir, "..", "..");
 
+/** A script of the repository run to its end with this Bun: its exit code and what it printed. */
+export async function runScript(
+  argv: string[],
+  env: Record<string, string> = process.env as Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn([process.execPath, ...argv], { cwd: repoRoot, env, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
 export interface TxlogProcess {
   child: Subprocess<"ignore", "pipe", "pipe">;
   /** Everything it printed so far, stdout and stderr interleaved. */
